@@ -1,0 +1,401 @@
+//! A thread-safe breaker for Rust callers: a [`Machine`] behind a mutex, a
+//! [`Clock`] to read, and wrappers for calls. The lock is held only while the
+//! machine decides, never while the protected call runs. It decides nothing
+//! itself: every decision is the machine's.
+
+use core::fmt;
+use core::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::config::{Config, ConfigError};
+use crate::machine::{Decision, Machine, Permit, Rejection, Stats};
+use crate::snapshot::{RestoreError, Snapshot};
+use crate::state::{State, Transition};
+
+/// A monotonic source of time in nanoseconds from an origin of its choosing.
+pub trait Clock: Send + Sync {
+    /// The current time in nanoseconds.
+    fn now(&self) -> u64;
+}
+
+impl<C: Clock + ?Sized> Clock for Arc<C> {
+    fn now(&self) -> u64 {
+        (**self).now()
+    }
+}
+
+/// [`std::time::Instant`], counted from the clock's creation.
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+#[derive(Clone, Copy, Debug)]
+pub struct MonotonicClock {
+    origin: std::time::Instant,
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+impl Default for MonotonicClock {
+    fn default() -> Self {
+        MonotonicClock {
+            origin: std::time::Instant::now(),
+        }
+    }
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+impl Clock for MonotonicClock {
+    fn now(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// A clock that moves only when told to: for tests and simulations.
+#[derive(Debug, Default)]
+pub struct ManualClock {
+    nanos: std::sync::atomic::AtomicU64,
+}
+
+impl ManualClock {
+    /// A clock showing `nanos`.
+    pub fn new(nanos: u64) -> Self {
+        ManualClock {
+            nanos: nanos.into(),
+        }
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        self.nanos
+            .fetch_add(by, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Sets the clock to `nanos` (which may be earlier: the machine treats
+    /// time that runs backwards as time that stands still).
+    pub fn set(&self, nanos: u64) {
+        self.nanos.store(nanos, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> u64 {
+        self.nanos.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// How a finished call counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A success.
+    Success,
+    /// A failure.
+    Failure,
+    /// Neither: the permit is released.
+    Ignored,
+}
+
+/// The error of a call made through a [`CircuitBreaker`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum CallError<E> {
+    /// The breaker did not admit the call; it was not made.
+    Rejected(Rejection),
+    /// The call was made and returned this error.
+    Failed(E),
+}
+
+impl<E: fmt::Display> fmt::Display for CallError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Rejected(r) => match r.retry_after {
+                Some(after) => write!(f, "circuit {}: retry after {after:?}", r.state),
+                None => write!(f, "circuit {}: call rejected", r.state),
+            },
+            CallError::Failed(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for CallError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CallError::Rejected(_) => None,
+            CallError::Failed(e) => Some(e),
+        }
+    }
+}
+
+type Listener = Box<dyn Fn(&Transition) + Send + Sync>;
+
+/// A thread-safe circuit breaker.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use tripgate_core::{CallError, CircuitBreaker, Config, ManualClock, State};
+///
+/// let clock = Arc::new(ManualClock::new(0));
+/// let config = Config { failure_tolerance: 0, reset_timeout: Duration::from_secs(5), ..Config::default() };
+/// let breaker = CircuitBreaker::with_clock(config, clock.clone()).unwrap();
+///
+/// let failed: Result<(), _> = breaker.call(|| Err::<(), _>("connection refused"));
+/// assert_eq!(failed, Err(CallError::Failed("connection refused")));
+/// assert_eq!(breaker.state(), State::Open);
+///
+/// // While open, the closure is not run at all.
+/// let rejected = breaker.call(|| -> Result<u32, &str> { unreachable!() });
+/// assert!(matches!(rejected, Err(CallError::Rejected(r)) if r.retry_after == Some(Duration::from_secs(5))));
+///
+/// clock.advance(Duration::from_secs(5));
+/// assert_eq!(breaker.call(|| Ok::<_, &str>(42)), Ok(42));
+/// assert_eq!(breaker.state(), State::Closed);
+/// ```
+///
+/// Async calls need no particular runtime; a dropped (cancelled) call
+/// releases its permit without counting:
+///
+/// ```
+/// use std::future::Future;
+/// use std::task::{Context, Poll, Waker};
+/// use tripgate_core::{CircuitBreaker, Config};
+///
+/// fn block_on<F: Future>(future: F) -> F::Output {
+///     let mut future = std::pin::pin!(future);
+///     let mut cx = Context::from_waker(Waker::noop());
+///     loop {
+///         if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+///             return out;
+///         }
+///     }
+/// }
+///
+/// let breaker = CircuitBreaker::new(Config::default()).unwrap();
+/// let answer = block_on(breaker.call_async(async { Ok::<_, std::io::Error>(7) }));
+/// assert_eq!(answer.unwrap(), 7);
+/// assert_eq!(breaker.stats().successes, 1);
+///
+/// drop(breaker.call_async(async { Ok::<_, std::io::Error>(8) })); // never polled: never admitted
+/// assert_eq!(breaker.stats().admitted, 1);
+/// ```
+pub struct CircuitBreaker<C: Clock = DefaultClock> {
+    machine: Mutex<Machine>,
+    clock: C,
+    listener: Option<Listener>,
+}
+
+/// The clock [`CircuitBreaker::new`] uses.
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub type DefaultClock = MonotonicClock;
+/// The clock [`CircuitBreaker::new`] uses (wasm32 has no std clock: use
+/// [`CircuitBreaker::with_clock`]).
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+pub type DefaultClock = ManualClock;
+
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+impl CircuitBreaker<MonotonicClock> {
+    /// A breaker reading [`MonotonicClock`]. Without `config.seed`, the jitter
+    /// PRNG gets a random seed.
+    pub fn new(config: Config) -> Result<Self, ConfigError> {
+        CircuitBreaker::with_clock(config, MonotonicClock::default())
+    }
+}
+
+impl<C: Clock> fmt::Debug for CircuitBreaker<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("machine", &self.lock())
+            .finish_non_exhaustive()
+    }
+}
+
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
+impl<C: Clock> CircuitBreaker<C> {
+    /// A breaker reading `clock`. Without `config.seed`, the jitter PRNG gets
+    /// a random seed.
+    pub fn with_clock(mut config: Config, clock: C) -> Result<Self, ConfigError> {
+        config.seed = Some(config.seed.unwrap_or_else(random_seed));
+        let machine = Machine::new(config, clock.now())?;
+        Ok(CircuitBreaker {
+            machine: Mutex::new(machine),
+            clock,
+            listener: None,
+        })
+    }
+
+    /// A breaker in the state `snapshot` describes.
+    pub fn restore(config: Config, snapshot: &Snapshot, clock: C) -> Result<Self, RestoreError> {
+        let machine = Machine::restore(config, snapshot, clock.now())?;
+        Ok(CircuitBreaker {
+            machine: Mutex::new(machine),
+            clock,
+            listener: None,
+        })
+    }
+
+    /// Calls `listener` with every transition, after the breaker's lock is
+    /// released (so it may use the breaker).
+    pub fn on_transition(mut self, listener: impl Fn(&Transition) + Send + Sync + 'static) -> Self {
+        self.listener = Some(Box::new(listener));
+        self
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Machine> {
+        // The machine does not panic; if a listener-free caller's thread
+        // panicked while holding the lock, the machine is still consistent.
+        self.machine.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` under the machine's lock, then hands the transitions it
+    /// caused to the listener with the lock released.
+    fn with_machine<R>(&self, f: impl FnOnce(&mut Machine, u64) -> R) -> R {
+        let now = self.clock.now();
+        let mut machine = self.lock();
+        let result = f(&mut machine, now);
+        if machine.has_transitions() {
+            let transitions: Vec<Transition> =
+                std::iter::from_fn(|| machine.poll_transition()).collect();
+            drop(machine);
+            if let Some(listener) = &self.listener {
+                transitions.iter().for_each(listener);
+            }
+        }
+        result
+    }
+
+    /// Asks to make a call; the returned guard releases the permit if dropped
+    /// unreported.
+    pub fn try_acquire(&self) -> Result<PermitGuard<'_, C>, Rejection> {
+        match self.with_machine(|m, now| m.try_acquire(now)) {
+            Decision::Admitted(permit) => Ok(PermitGuard {
+                breaker: self,
+                permit: Some(permit),
+            }),
+            Decision::Rejected(rejection) => Err(rejection),
+        }
+    }
+
+    /// Runs `f` if admitted; an `Err` counts as a failure. A panic in `f`
+    /// releases the permit and propagates.
+    pub fn call<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, CallError<E>> {
+        self.call_with(f, |result| match result {
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::Failure,
+        })
+    }
+
+    /// Runs `f` if admitted; `classify` decides how its result counts.
+    pub fn call_with<T, E>(
+        &self,
+        f: impl FnOnce() -> Result<T, E>,
+        classify: impl FnOnce(&Result<T, E>) -> Outcome,
+    ) -> Result<T, CallError<E>> {
+        let guard = self.try_acquire().map_err(CallError::Rejected)?;
+        let result = f();
+        guard.report(classify(&result));
+        result.map_err(CallError::Failed)
+    }
+
+    /// Awaits `future` if admitted; an `Err` counts as a failure. Dropping the
+    /// returned future before it completes releases the permit.
+    pub async fn call_async<T, E, F>(&self, future: F) -> Result<T, CallError<E>>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        let guard = self.try_acquire().map_err(CallError::Rejected)?;
+        let result = future.await;
+        guard.report(if result.is_ok() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        });
+        result.map_err(CallError::Failed)
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.with_machine(|m, now| m.state(now))
+    }
+
+    /// How long until a trial will be admitted; `None` unless open.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.with_machine(|m, now| m.retry_after(now))
+    }
+
+    /// Counters and the current view.
+    pub fn stats(&self) -> Stats {
+        self.with_machine(|m, now| m.stats(now))
+    }
+
+    /// See [`Machine::force_open`].
+    pub fn force_open(&self) {
+        self.with_machine(|m, now| m.force_open(now))
+    }
+
+    /// See [`Machine::force_closed`].
+    pub fn force_closed(&self) {
+        self.with_machine(|m, now| m.force_closed(now))
+    }
+
+    /// See [`Machine::reset`].
+    pub fn reset(&self) {
+        self.with_machine(|m, now| m.reset(now))
+    }
+
+    /// See [`Machine::snapshot`].
+    pub fn snapshot(&self) -> Snapshot {
+        self.with_machine(|m, now| m.snapshot(now))
+    }
+}
+
+/// An admitted call's permit. Report it with [`PermitGuard::success`],
+/// [`PermitGuard::failure`] or [`PermitGuard::release`]; dropped unreported,
+/// it is released.
+#[must_use = "dropping the guard releases the permit without an outcome"]
+pub struct PermitGuard<'a, C: Clock> {
+    breaker: &'a CircuitBreaker<C>,
+    permit: Option<Permit>,
+}
+
+impl<C: Clock> PermitGuard<'_, C> {
+    /// Whether this is a half-open trial.
+    pub fn is_trial(&self) -> bool {
+        self.permit.as_ref().is_some_and(Permit::is_trial)
+    }
+
+    /// The call succeeded.
+    pub fn success(self) {
+        self.report(Outcome::Success)
+    }
+
+    /// The call failed.
+    pub fn failure(self) {
+        self.report(Outcome::Failure)
+    }
+
+    /// The call is not counted.
+    pub fn release(self) {
+        self.report(Outcome::Ignored)
+    }
+
+    fn report(mut self, outcome: Outcome) {
+        if let Some(permit) = self.permit.take() {
+            self.breaker.with_machine(|m, now| match outcome {
+                Outcome::Success => m.on_success(permit, now),
+                Outcome::Failure => m.on_failure(permit, now),
+                Outcome::Ignored => m.release(permit, now),
+            });
+        }
+    }
+}
+
+impl<C: Clock> Drop for PermitGuard<'_, C> {
+    fn drop(&mut self) {
+        if let Some(permit) = self.permit.take() {
+            self.breaker.with_machine(|m, now| m.release(permit, now));
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! Options of a breaker and their validation.
+//!
+//! A [`Config`] is plain data; [`Config::validate`] is the only judge of what is
+//! allowed, and a [`Machine`](crate::Machine) cannot be built from a config that
+//! fails it. Bindings convert their own option types into this struct (using the
+//! helpers in [`convert`] for numbers that arrive as floats) and map a
+//! [`ConfigError`] to their language's error type, renaming [`ConfigError::option`]
+//! into their naming convention.
+
+use core::fmt;
+use core::time::Duration;
+
+/// Largest `window_calls` accepted: the window keeps one byte per call.
+pub const MAX_WINDOW_CALLS: u32 = 1_000_000;
+
+/// Number of buckets a time-based failure-rate window is divided into.
+pub const WINDOW_BUCKETS: u32 = 10;
+
+/// Every option name (dotted for nested options) that a [`ConfigError`] can name.
+///
+/// Bindings test that their option names map one-to-one onto this list.
+pub const OPTION_NAMES: &[&str] = &[
+    "failure_tolerance",
+    "failure_rate.threshold",
+    "failure_rate.minimum_calls",
+    "failure_rate.window_calls",
+    "failure_rate.window_duration",
+    "slow_call_duration",
+    "reset_timeout",
+    "backoff.multiplier",
+    "backoff.max_reset_timeout",
+    "backoff.jitter",
+    "half_open_max_calls",
+    "success_threshold",
+    "trial_timeout",
+    "seed",
+];
+
+/// Options of a circuit breaker. See `docs/semantics.md` for what each one does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Consecutive failures tolerated while closed; the next one trips the breaker.
+    pub failure_tolerance: u32,
+    /// Optional failure-rate policy; either policy may trip the breaker.
+    pub failure_rate: Option<FailureRate>,
+    /// A call whose permit is held longer than this counts as a failure.
+    pub slow_call_duration: Option<Duration>,
+    /// How long the breaker stays open before it admits a trial.
+    pub reset_timeout: Duration,
+    /// Optional growth of the open duration after failed trials.
+    pub backoff: Option<Backoff>,
+    /// Trial calls admitted at once while half-open.
+    pub half_open_max_calls: u32,
+    /// Consecutive successful trials needed to close.
+    pub success_threshold: u32,
+    /// A trial permit held longer than this counts as a failed trial.
+    pub trial_timeout: Duration,
+    /// Seed of the PRNG used for jitter only. `None` seeds the machine with
+    /// 0; [`CircuitBreaker`](crate::CircuitBreaker) and the bindings draw a
+    /// random seed instead, so that many processes do not jitter alike.
+    pub seed: Option<u64>,
+}
+
+/// The failure-rate policy: trips when the window holds at least
+/// `minimum_calls` outcomes and `failures / outcomes >= threshold`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailureRate {
+    /// Failure ratio that trips the breaker, `0 < threshold <= 1`.
+    pub threshold: f64,
+    /// Outcomes the window must hold before the ratio is considered.
+    pub minimum_calls: u32,
+    /// Which outcomes the ratio is computed over.
+    pub window: Window,
+}
+
+/// The outcomes a failure rate is computed over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Window {
+    /// The last N outcomes.
+    Calls(u32),
+    /// The outcomes of the last D, kept in [`WINDOW_BUCKETS`] buckets of D/10.
+    Duration(Duration),
+}
+
+/// Growth of the open duration after each failed trial.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Backoff {
+    /// Factor applied to the open duration after each failed trial, `>= 1`.
+    pub multiplier: f64,
+    /// The open duration never grows past this (before jitter).
+    pub max_reset_timeout: Duration,
+    /// Each open duration is drawn uniformly within `±jitter` of its value, `0..=1`.
+    pub jitter: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            failure_tolerance: 5,
+            failure_rate: None,
+            slow_call_duration: None,
+            reset_timeout: Duration::from_secs(30),
+            backoff: None,
+            half_open_max_calls: 1,
+            success_threshold: 1,
+            trial_timeout: Duration::from_secs(30),
+            seed: None,
+        }
+    }
+}
+
+/// The value an invalid option had, kept typed so that each binding can
+/// print it in its own units (milliseconds in JS, seconds in Python).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum OptionValue {
+    /// An integer option.
+    Integer(u64),
+    /// A ratio or factor.
+    Float(f64),
+    /// A duration option (already converted from the caller's unit).
+    Duration(Duration),
+    /// A number given in the caller's unit before conversion (see [`convert`]).
+    Raw(f64),
+}
+
+impl fmt::Display for OptionValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OptionValue::Integer(v) => write!(f, "{v}"),
+            OptionValue::Float(v) | OptionValue::Raw(v) => write!(f, "{v}"),
+            OptionValue::Duration(d) => write!(f, "{d:?}"),
+        }
+    }
+}
+
+/// An option that is out of its allowed range, or options that contradict each other.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigError {
+    /// The option's canonical (snake_case, dotted) name; one of [`OPTION_NAMES`].
+    pub option: &'static str,
+    /// The value it had.
+    pub value: OptionValue,
+    /// What the value must be, as a phrase: "must be greater than 0".
+    pub requirement: &'static str,
+}
+
+impl ConfigError {
+    /// Stable machine-readable code shared by every language.
+    pub const CODE: &'static str = "invalid_config";
+
+    fn new(option: &'static str, value: OptionValue, requirement: &'static str) -> Self {
+        ConfigError {
+            option,
+            value,
+            requirement,
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid option {}: {} {}",
+            self.option, self.value, self.requirement
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn positive_duration(option: &'static str, value: Duration) -> Result<u64, ConfigError> {
+    let nanos = value.as_nanos();
+    if nanos == 0 {
+        return Err(ConfigError::new(
+            option,
+            OptionValue::Duration(value),
+            "must be greater than 0",
+        ));
+    }
+    u64::try_from(nanos).map_err(|_| {
+        ConfigError::new(
+            option,
+            OptionValue::Duration(value),
+            "must be at most 2^64-1 nanoseconds (about 584 years)",
+        )
+    })
+}
+
+fn at_least_one(option: &'static str, value: u32) -> Result<(), ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::new(
+            option,
+            OptionValue::Integer(0),
+            "must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
+/// The validated options, with every duration in nanoseconds: what the
+/// machine runs on.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Settings {
+    pub failure_tolerance: u32,
+    pub failure_rate: Option<RateSettings>,
+    pub slow_call_nanos: Option<u64>,
+    pub reset_timeout_nanos: u64,
+    pub backoff: Option<BackoffSettings>,
+    pub half_open_max_calls: u32,
+    pub success_threshold: u32,
+    pub trial_timeout_nanos: u64,
+    pub seed: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct RateSettings {
+    pub threshold: f64,
+    pub minimum_calls: u32,
+    pub window: WindowSettings,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WindowSettings {
+    Calls(u32),
+    /// Bucket width in nanoseconds.
+    Buckets {
+        width_nanos: u64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct BackoffSettings {
+    pub multiplier: f64,
+    pub max_reset_timeout_nanos: u64,
+    pub jitter: f64,
+}
+
+impl Config {
+    /// Checks every option; the first invalid one is reported.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.settings().map(|_| ())
+    }
+
+    pub(crate) fn settings(&self) -> Result<Settings, ConfigError> {
+        let failure_rate = match &self.failure_rate {
+            None => None,
+            Some(rate) => Some(rate.settings()?),
+        };
+        let slow_call_nanos = match self.slow_call_duration {
+            None => None,
+            Some(d) => Some(positive_duration("slow_call_duration", d)?),
+        };
+        let reset_timeout_nanos = positive_duration("reset_timeout", self.reset_timeout)?;
+        let backoff = match &self.backoff {
+            None => None,
+            Some(b) => Some(b.settings(reset_timeout_nanos)?),
+        };
+        at_least_one("half_open_max_calls", self.half_open_max_calls)?;
+        at_least_one("success_threshold", self.success_threshold)?;
+        let trial_timeout_nanos = positive_duration("trial_timeout", self.trial_timeout)?;
+        Ok(Settings {
+            failure_tolerance: self.failure_tolerance,
+            failure_rate,
+            slow_call_nanos,
+            reset_timeout_nanos,
+            backoff,
+            half_open_max_calls: self.half_open_max_calls,
+            success_threshold: self.success_threshold,
+            trial_timeout_nanos,
+            seed: self.seed.unwrap_or(0),
+        })
+    }
+}
+
+impl FailureRate {
+    fn settings(&self) -> Result<RateSettings, ConfigError> {
+        let t = self.threshold;
+        if !(t.is_finite() && t > 0.0 && t <= 1.0) {
+            return Err(ConfigError::new(
+                "failure_rate.threshold",
+                OptionValue::Float(t),
+                "must be greater than 0 and at most 1",
+            ));
+        }
+        at_least_one("failure_rate.minimum_calls", self.minimum_calls)?;
+        let window = match self.window {
+            Window::Calls(n) => {
+                if n == 0 || n > MAX_WINDOW_CALLS {
+                    return Err(ConfigError::new(
+                        "failure_rate.window_calls",
+                        OptionValue::Integer(n.into()),
+                        "must be at least 1 and at most 1000000",
+                    ));
+                }
+                if self.minimum_calls > n {
+                    return Err(ConfigError::new(
+                        "failure_rate.minimum_calls",
+                        OptionValue::Integer(self.minimum_calls.into()),
+                        "must be at most failure_rate.window_calls (the window could never hold that many calls)",
+                    ));
+                }
+                WindowSettings::Calls(n)
+            }
+            Window::Duration(d) => {
+                let nanos = positive_duration("failure_rate.window_duration", d)?;
+                if nanos < u64::from(WINDOW_BUCKETS) {
+                    return Err(ConfigError::new(
+                        "failure_rate.window_duration",
+                        OptionValue::Duration(d),
+                        "must be at least 10 nanoseconds (one per bucket)",
+                    ));
+                }
+                WindowSettings::Buckets {
+                    width_nanos: nanos / u64::from(WINDOW_BUCKETS),
+                }
+            }
+        };
+        Ok(RateSettings {
+            threshold: t,
+            minimum_calls: self.minimum_calls,
+            window,
+        })
+    }
+}
+
+impl Backoff {
+    fn settings(&self, reset_timeout_nanos: u64) -> Result<BackoffSettings, ConfigError> {
+        let m = self.multiplier;
+        if !(m.is_finite() && m >= 1.0) {
+            return Err(ConfigError::new(
+                "backoff.multiplier",
+                OptionValue::Float(m),
+                "must be a finite number of at least 1",
+            ));
+        }
+        let max = positive_duration("backoff.max_reset_timeout", self.max_reset_timeout)?;
+        if max < reset_timeout_nanos {
+            return Err(ConfigError::new(
+                "backoff.max_reset_timeout",
+                OptionValue::Duration(self.max_reset_timeout),
+                "must be at least reset_timeout",
+            ));
+        }
+        let j = self.jitter;
+        if !(j.is_finite() && (0.0..=1.0).contains(&j)) {
+            return Err(ConfigError::new(
+                "backoff.jitter",
+                OptionValue::Float(j),
+                "must be between 0 and 1",
+            ));
+        }
+        Ok(BackoffSettings {
+            multiplier: m,
+            max_reset_timeout_nanos: max,
+            jitter: j,
+        })
+    }
+}
+
+/// Conversions for bindings whose numbers arrive as floats (JS numbers,
+/// Python floats): they reject NaN, infinities, negatives and non-integers
+/// with the same [`ConfigError`] the core uses, so every language reports a
+/// bad number the same way.
+pub mod convert {
+    use super::{ConfigError, OptionValue};
+    use core::time::Duration;
+
+    /// Nanoseconds in one millisecond.
+    pub const NANOS_PER_MILLI: f64 = 1e6;
+    /// Nanoseconds in one second.
+    pub const NANOS_PER_SECOND: f64 = 1e9;
+
+    /// A non-negative finite amount of `unit_nanos`-long units as a [`Duration`].
+    /// Zero is let through; [`Config::validate`](super::Config::validate) judges it.
+    pub fn duration(
+        option: &'static str,
+        value: f64,
+        unit_nanos: f64,
+    ) -> Result<Duration, ConfigError> {
+        let nanos = value * unit_nanos;
+        if !(value.is_finite() && value >= 0.0 && nanos < 18_446_744_073_709_551_615.0) {
+            return Err(ConfigError {
+                option,
+                value: OptionValue::Raw(value),
+                requirement: "must be a finite, non-negative number",
+            });
+        }
+        Ok(Duration::from_nanos(nanos.round() as u64))
+    }
+
+    /// A whole number in `0..=u32::MAX`.
+    pub fn count(option: &'static str, value: f64) -> Result<u32, ConfigError> {
+        if !(value.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&value)) {
+            return Err(ConfigError {
+                option,
+                value: OptionValue::Raw(value),
+                requirement: "must be a whole number between 0 and 4294967295",
+            });
+        }
+        Ok(value as u32)
+    }
+
+    /// A whole number in `0..=2^53`, the integers a float holds exactly.
+    pub fn seed(option: &'static str, value: f64) -> Result<u64, ConfigError> {
+        if !(value.fract() == 0.0 && (0.0..=9_007_199_254_740_992.0).contains(&value)) {
+            return Err(ConfigError {
+                option,
+                value: OptionValue::Raw(value),
+                requirement: "must be a whole number between 0 and 2^53",
+            });
+        }
+        Ok(value as u64)
+    }
+}

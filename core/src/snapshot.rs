@@ -1,0 +1,328 @@
+//! Snapshots: a machine as plain data, with every time stored relative to the
+//! instant it was taken, so it can be restored in another process whose clock
+//! has another origin. The field names are the snapshot format in every
+//! language (JSON with these snake_case keys, durations in nanoseconds).
+
+use core::fmt;
+
+use crate::config::{Config, ConfigError, WindowSettings};
+use crate::machine::{Counters, Machine};
+use crate::rng::SplitMix64;
+use crate::state::State;
+use crate::window::{Bucket, BucketWindow, CallWindow, RateWindow, BUCKETS};
+
+/// The snapshot format version this crate writes and reads.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// A machine as plain data. See `docs/semantics.md`, "Snapshots".
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Snapshot {
+    /// Always [`SNAPSHOT_VERSION`] when written by this crate.
+    pub version: u32,
+    /// The state when taken.
+    pub state: State,
+    /// The generation when taken; the restored machine starts the next one.
+    pub generation: u64,
+    /// Consecutive failures of the closed (or forced-closed) period.
+    pub consecutive_failures: u32,
+    /// Consecutive successful trials of the half-open period.
+    pub trial_successes: u32,
+    /// In `open`: how long until a trial is admitted, in nanoseconds.
+    pub open_remaining: u64,
+    /// The open duration (before jitter) that the next failed trial grows from, in nanoseconds.
+    pub nominal_open_duration: u64,
+    /// How long before the snapshot the last transition happened, in nanoseconds.
+    pub last_transition_age: Option<u64>,
+    /// The jitter PRNG's state.
+    pub rng_state: u64,
+    /// The failure-rate window, when the config has one.
+    pub window: Option<WindowSnapshot>,
+    /// Cumulative counters.
+    pub counters: CountersSnapshot,
+}
+
+/// A failure-rate window's contents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(tag = "kind", rename_all = "snake_case")
+)]
+pub enum WindowSnapshot {
+    /// A `window_calls` window: its outcomes from oldest to newest (`true` = failure).
+    Calls {
+        /// The window's size.
+        capacity: u32,
+        /// Outcomes, oldest first.
+        outcomes: Vec<bool>,
+    },
+    /// A `window_duration` window.
+    Buckets {
+        /// Bucket width in nanoseconds.
+        width: u64,
+        /// Time since the window started, in nanoseconds.
+        elapsed: u64,
+        /// The buckets still in the window, by index since the start.
+        buckets: Vec<BucketSnapshot>,
+    },
+}
+
+/// One bucket of a time window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct BucketSnapshot {
+    /// The bucket's index counted from the window's start.
+    pub index: u64,
+    /// Outcomes recorded in it.
+    pub calls: u32,
+    /// Failures among them.
+    pub failures: u32,
+}
+
+/// The cumulative counters (see [`Stats`](crate::Stats)).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[allow(missing_docs)]
+pub struct CountersSnapshot {
+    pub admitted: u64,
+    pub successes: u64,
+    pub failures: u64,
+    pub slow_calls: u64,
+    pub rejections: u64,
+    pub released: u64,
+    pub stale_outcomes: u64,
+    pub trial_timeouts: u64,
+}
+
+/// Why a snapshot cannot be restored.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RestoreError {
+    /// The config given for the restored machine is invalid.
+    Config(ConfigError),
+    /// The snapshot is malformed or does not fit the config.
+    Snapshot {
+        /// The offending field, as named in the snapshot format.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+}
+
+impl RestoreError {
+    /// Stable code for an invalid snapshot, shared by every language.
+    pub const CODE: &'static str = "invalid_snapshot";
+}
+
+impl fmt::Display for RestoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RestoreError::Config(e) => e.fmt(f),
+            RestoreError::Snapshot { field, problem } => {
+                write!(f, "invalid snapshot: {field} {problem}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RestoreError {}
+
+impl From<ConfigError> for RestoreError {
+    fn from(e: ConfigError) -> Self {
+        RestoreError::Config(e)
+    }
+}
+
+fn invalid(field: &'static str, problem: &'static str) -> RestoreError {
+    RestoreError::Snapshot { field, problem }
+}
+
+impl Machine {
+    /// The machine as data, with times relative to `now`.
+    pub fn snapshot(&mut self, now: u64) -> Snapshot {
+        let _ = self.state(now);
+        let now = self.now;
+        let window = self.window.as_ref().map(|w| match w {
+            RateWindow::Calls(w) => WindowSnapshot::Calls {
+                capacity: w.capacity,
+                outcomes: w.in_order().collect(),
+            },
+            RateWindow::Buckets(w) => {
+                let elapsed = w.elapsed(now);
+                let newest = elapsed / w.width_nanos;
+                let oldest = newest.saturating_sub(BUCKETS as u64 - 1);
+                let mut buckets: Vec<BucketSnapshot> = w
+                    .buckets
+                    .iter()
+                    .filter(|b| b.calls > 0 && (oldest..=newest).contains(&b.index))
+                    .map(|b| BucketSnapshot {
+                        index: b.index,
+                        calls: b.calls,
+                        failures: b.failures,
+                    })
+                    .collect();
+                buckets.sort_by_key(|b| b.index);
+                WindowSnapshot::Buckets {
+                    width: w.width_nanos,
+                    elapsed,
+                    buckets,
+                }
+            }
+        });
+        let c = &self.counters;
+        Snapshot {
+            version: SNAPSHOT_VERSION,
+            state: self.state,
+            generation: self.generation,
+            consecutive_failures: self.consecutive_failures,
+            trial_successes: self.trial_successes,
+            open_remaining: if self.state == State::Open {
+                self.reopen_at - now
+            } else {
+                0
+            },
+            nominal_open_duration: self.nominal_open_duration,
+            last_transition_age: self.last_transition_at.map(|at| now - at),
+            rng_state: self.rng.state,
+            window,
+            counters: CountersSnapshot {
+                admitted: c.admitted,
+                successes: c.successes,
+                failures: c.failures,
+                slow_calls: c.slow_calls,
+                rejections: c.rejections,
+                released: c.released,
+                stale_outcomes: c.stale_outcomes,
+                trial_timeouts: c.trial_timeouts,
+            },
+        }
+    }
+
+    /// A machine with `config`, in the state `snapshot` describes, at `now`.
+    ///
+    /// The restored machine starts a new generation: permits issued before the
+    /// snapshot are stale, and a half-open machine starts with all its trial
+    /// slots free. The failure-rate window must have the shape `config` gives
+    /// it; other options may differ from those the snapshot was taken with.
+    pub fn restore(config: Config, snapshot: &Snapshot, now: u64) -> Result<Machine, RestoreError> {
+        let mut machine = Machine::new(config, now)?;
+        if snapshot.version != SNAPSHOT_VERSION {
+            return Err(invalid(
+                "version",
+                "is not a snapshot version this build reads (1)",
+            ));
+        }
+        machine.window = restore_window(
+            machine.settings.failure_rate.as_ref().map(|r| r.window),
+            snapshot.window.as_ref(),
+            now,
+        )?;
+        let c = &snapshot.counters;
+        let reported = c
+            .successes
+            .checked_add(c.failures)
+            .and_then(|n| n.checked_add(c.released));
+        if reported.is_none_or(|reported| reported > c.admitted) {
+            return Err(invalid(
+                "counters",
+                "report more outcomes than were admitted",
+            ));
+        }
+        let reset = machine.settings.reset_timeout_nanos;
+        let ceiling = machine
+            .settings
+            .backoff
+            .as_ref()
+            .map_or(reset, |b| b.max_reset_timeout_nanos);
+        machine.state = snapshot.state;
+        machine.generation = snapshot
+            .generation
+            .checked_add(1)
+            .ok_or(invalid("generation", "is too large"))?;
+        machine.consecutive_failures = snapshot.consecutive_failures;
+        machine.trial_successes = snapshot.trial_successes;
+        machine.reopen_at = now.saturating_add(snapshot.open_remaining);
+        machine.nominal_open_duration = snapshot.nominal_open_duration.clamp(reset, ceiling);
+        machine.last_transition_at = snapshot
+            .last_transition_age
+            .map(|age| now.saturating_sub(age));
+        machine.rng = SplitMix64::new(0);
+        machine.rng.state = snapshot.rng_state;
+        machine.counters = Counters {
+            admitted: c.admitted,
+            successes: c.successes,
+            failures: c.failures,
+            slow_calls: c.slow_calls,
+            rejections: c.rejections,
+            released: c.released,
+            stale_outcomes: c.stale_outcomes,
+            trial_timeouts: c.trial_timeouts,
+        };
+        Ok(machine)
+    }
+}
+
+fn restore_window(
+    expected: Option<WindowSettings>,
+    snapshot: Option<&WindowSnapshot>,
+    now: u64,
+) -> Result<Option<RateWindow>, RestoreError> {
+    let mismatch = || invalid("window", "does not match the config's failure_rate window");
+    match (expected, snapshot) {
+        (None, None) => Ok(None),
+        (Some(WindowSettings::Calls(n)), Some(WindowSnapshot::Calls { capacity, outcomes })) => {
+            if *capacity != n {
+                return Err(mismatch());
+            }
+            CallWindow::from_ordered(n, outcomes)
+                .map(|w| Some(RateWindow::Calls(w)))
+                .ok_or(invalid(
+                    "window.outcomes",
+                    "holds more outcomes than the window's capacity",
+                ))
+        }
+        (
+            Some(WindowSettings::Buckets { width_nanos }),
+            Some(WindowSnapshot::Buckets {
+                width,
+                elapsed,
+                buckets,
+            }),
+        ) => {
+            if *width != width_nanos {
+                return Err(mismatch());
+            }
+            let newest = elapsed / width;
+            let oldest = newest.saturating_sub(BUCKETS as u64 - 1);
+            let mut slots = [Bucket::default(); BUCKETS];
+            let mut seen = [false; BUCKETS];
+            for b in buckets {
+                if !(oldest..=newest).contains(&b.index) {
+                    return Err(invalid(
+                        "window.buckets",
+                        "holds a bucket outside the window",
+                    ));
+                }
+                if b.failures > b.calls {
+                    return Err(invalid("window.buckets", "holds more failures than calls"));
+                }
+                let slot = (b.index % BUCKETS as u64) as usize;
+                if std::mem::replace(&mut seen[slot], true) {
+                    return Err(invalid("window.buckets", "holds the same bucket twice"));
+                }
+                slots[slot] = Bucket {
+                    index: b.index,
+                    calls: b.calls,
+                    failures: b.failures,
+                };
+            }
+            Ok(Some(RateWindow::Buckets(BucketWindow::resumed(
+                width_nanos,
+                *elapsed,
+                now,
+                slots,
+            ))))
+        }
+        _ => Err(mismatch()),
+    }
+}
