@@ -21,12 +21,14 @@ pub const WINDOW_BUCKETS: u32 = 10;
 /// Bindings test that their option names map one-to-one onto this list.
 pub const OPTION_NAMES: &[&str] = &[
     "failure_tolerance",
+    "failure_rate",
     "failure_rate.threshold",
     "failure_rate.minimum_calls",
     "failure_rate.window_calls",
     "failure_rate.window_duration",
     "slow_call_duration",
     "reset_timeout",
+    "backoff",
     "backoff.multiplier",
     "backoff.max_reset_timeout",
     "backoff.jitter",

@@ -1,0 +1,435 @@
+//! The Rust runner of the language-neutral scenarios in `tests/conformance/`.
+//! The format is described in `tests/conformance/README.md`; the JS and
+//! Python runners read the same files.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+use tripgate_core::config::convert;
+use tripgate_core::{
+    Backoff, Config, ConfigError, Decision, FailureRate, Machine, OptionValue, Permit,
+    RestoreError, Snapshot, Window,
+};
+
+const NANOS_PER_MS: f64 = 1e6;
+
+fn scenario_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/scenarios")
+}
+
+/// A config error as the runner sees it: which option, and whether the
+/// value had the wrong type or was out of range.
+#[derive(Debug)]
+struct OptionError {
+    option: String,
+    kind: &'static str,
+    value: Option<OptionValue>,
+}
+
+impl From<ConfigError> for OptionError {
+    fn from(e: ConfigError) -> Self {
+        OptionError {
+            option: e.option.to_string(),
+            kind: "range",
+            value: Some(e.value),
+        }
+    }
+}
+
+fn type_error(option: &str) -> OptionError {
+    OptionError {
+        option: option.to_string(),
+        kind: "type",
+        value: None,
+    }
+}
+
+fn number(
+    obj: &Map<String, Value>,
+    key: &str,
+    option: &'static str,
+) -> Result<Option<f64>, OptionError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_f64()),
+        Some(_) => Err(type_error(option)),
+    }
+}
+
+fn duration(
+    obj: &Map<String, Value>,
+    key: &str,
+    option: &'static str,
+) -> Result<Option<Duration>, OptionError> {
+    match number(obj, key, option)? {
+        None => Ok(None),
+        Some(ms) => Ok(Some(convert::duration(
+            option,
+            ms,
+            convert::NANOS_PER_MILLI,
+        )?)),
+    }
+}
+
+fn count(
+    obj: &Map<String, Value>,
+    key: &str,
+    option: &'static str,
+) -> Result<Option<u32>, OptionError> {
+    match number(obj, key, option)? {
+        None => Ok(None),
+        Some(v) => Ok(Some(convert::count(option, v)?)),
+    }
+}
+
+fn object<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+) -> Result<Option<&'a Map<String, Value>>, OptionError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(o)) => Ok(Some(o)),
+        Some(_) => Err(type_error(key)),
+    }
+}
+
+/// The scenario config (snake_case keys, milliseconds) as a core [`Config`],
+/// the way a binding converts its options.
+fn parse_config(value: &Value) -> Result<Config, OptionError> {
+    let empty = Map::new();
+    let obj = value.as_object().unwrap_or(&empty);
+    let mut config = Config::default();
+    if let Some(v) = count(obj, "failure_tolerance", "failure_tolerance")? {
+        config.failure_tolerance = v;
+    }
+    if let Some(rate) = object(obj, "failure_rate")? {
+        let threshold = number(rate, "threshold", "failure_rate.threshold")?
+            .ok_or_else(|| type_error("failure_rate.threshold"))?;
+        let minimum_calls = count(rate, "minimum_calls", "failure_rate.minimum_calls")?
+            .ok_or_else(|| type_error("failure_rate.minimum_calls"))?;
+        let calls = count(rate, "window_calls", "failure_rate.window_calls")?;
+        let span = duration(rate, "window_duration", "failure_rate.window_duration")?;
+        let window = match (calls, span) {
+            (Some(n), None) => Window::Calls(n),
+            (None, Some(d)) => Window::Duration(d),
+            // Exactly one window is required: both or neither is a shape
+            // error of the failure_rate option itself.
+            _ => return Err(type_error("failure_rate")),
+        };
+        config.failure_rate = Some(FailureRate {
+            threshold,
+            minimum_calls,
+            window,
+        });
+    }
+    config.slow_call_duration = duration(obj, "slow_call_duration", "slow_call_duration")?;
+    if let Some(d) = duration(obj, "reset_timeout", "reset_timeout")? {
+        config.reset_timeout = d;
+    }
+    if let Some(b) = object(obj, "backoff")? {
+        config.backoff = Some(Backoff {
+            multiplier: number(b, "multiplier", "backoff.multiplier")?
+                .ok_or_else(|| type_error("backoff.multiplier"))?,
+            max_reset_timeout: duration(b, "max_reset_timeout", "backoff.max_reset_timeout")?
+                .ok_or_else(|| type_error("backoff.max_reset_timeout"))?,
+            jitter: number(b, "jitter", "backoff.jitter")?.unwrap_or(0.0),
+        });
+    }
+    if let Some(v) = count(obj, "half_open_max_calls", "half_open_max_calls")? {
+        config.half_open_max_calls = v;
+    }
+    if let Some(v) = count(obj, "success_threshold", "success_threshold")? {
+        config.success_threshold = v;
+    }
+    if let Some(d) = duration(obj, "trial_timeout", "trial_timeout")? {
+        config.trial_timeout = d;
+    }
+    if let Some(v) = number(obj, "seed", "seed")? {
+        config.seed = Some(convert::seed("seed", v)?);
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+fn ms(d: Duration) -> Value {
+    json!(d.as_nanos() as f64 / NANOS_PER_MS)
+}
+
+fn ms_of_nanos(n: u64) -> Value {
+    json!(n as f64 / NANOS_PER_MS)
+}
+
+/// `actual` matches `expected` when every key of an expected object matches
+/// (extra actual keys are ignored) and numbers agree to a nanosecond.
+fn matches(expected: &Value, actual: &Value) -> bool {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => e
+            .iter()
+            .all(|(k, ev)| a.get(k).is_some_and(|av| matches(ev, av))),
+        (Value::Array(e), Value::Array(a)) => {
+            e.len() == a.len() && e.iter().zip(a).all(|(ev, av)| matches(ev, av))
+        }
+        (Value::Number(e), Value::Number(a)) => {
+            let (e, a) = (e.as_f64().unwrap(), a.as_f64().unwrap());
+            (e - a).abs() <= 1e-6_f64.max(e.abs() * 1e-12)
+        }
+        _ => expected == actual,
+    }
+}
+
+struct Run {
+    machine: Machine,
+    config: Config,
+    permits: HashMap<String, Permit>,
+    snapshots: HashMap<String, Snapshot>,
+}
+
+fn check(step: usize, what: &str, expected: &Value, actual: &Value) -> Result<(), String> {
+    if matches(expected, actual) {
+        Ok(())
+    } else {
+        Err(format!(
+            "step {step} ({what}): expected {expected}, got {actual}"
+        ))
+    }
+}
+
+impl Run {
+    fn take(&mut self, step: usize, label: &str) -> Result<Permit, String> {
+        self.permits
+            .remove(label)
+            .ok_or_else(|| format!("step {step}: no outstanding permit labelled {label:?}"))
+    }
+
+    fn acquire(&mut self, now: u64) -> Value {
+        match self.machine.try_acquire(now) {
+            Decision::Admitted(permit) => {
+                json!({"admitted": true, "trial": permit.is_trial(), "_permit": permit.into_raw()})
+            }
+            Decision::Rejected(r) => json!({
+                "admitted": false,
+                "state": r.state.name(),
+                "retry_after": r.retry_after.map(ms),
+            }),
+        }
+    }
+
+    fn keep_permit(&mut self, label: &str, outcome: &mut Value) {
+        if let Some(raw) = outcome.as_object_mut().and_then(|o| o.remove("_permit")) {
+            let raw: (u64, u64, u64) = serde_json::from_value(raw).unwrap();
+            self.permits
+                .insert(label.to_string(), Permit::from_raw(raw.0, raw.1, raw.2));
+        }
+    }
+
+    fn step(&mut self, index: usize, step: &Value) -> Result<(), String> {
+        let op = step["op"].as_str().ok_or(format!("step {index}: no op"))?;
+        let at = step["at"].as_f64().ok_or(format!("step {index}: no at"))?;
+        let now = (at * NANOS_PER_MS) as u64;
+        let expect = step.get("expect");
+        let label = step["permit"].as_str().unwrap_or("");
+        let actual: Value = match op {
+            "acquire" => {
+                let mut outcome = self.acquire(now);
+                self.keep_permit(label, &mut outcome);
+                outcome
+            }
+            "acquire_many" => {
+                let n = step["count"].as_u64().ok_or(format!("step {index}: no count"))?;
+                let (mut admitted, mut rejected) = (0, 0);
+                for _ in 0..n {
+                    let mut outcome = self.acquire(now);
+                    if outcome["admitted"] == json!(true) {
+                        self.keep_permit(&format!("{label}{admitted}"), &mut outcome);
+                        admitted += 1;
+                    } else {
+                        rejected += 1;
+                    }
+                }
+                json!({"admitted": admitted, "rejected": rejected})
+            }
+            "success" | "failure" | "release" => {
+                let permit = self.take(index, label)?;
+                let report = match op {
+                    "success" => self.machine.on_success(permit, now),
+                    "failure" => self.machine.on_failure(permit, now),
+                    _ => self.machine.release(permit, now),
+                };
+                json!({"stale": report.stale, "slow": report.slow})
+            }
+            "state" => json!(self.machine.state(now).name()),
+            "retry_after" => json!(self.machine.retry_after(now).map(ms)),
+            "stats" => {
+                let s = self.machine.stats(now);
+                json!({
+                    "state": s.state.name(),
+                    "generation": s.generation,
+                    "admitted": s.admitted,
+                    "successes": s.successes,
+                    "failures": s.failures,
+                    "slow_calls": s.slow_calls,
+                    "rejections": s.rejections,
+                    "released": s.released,
+                    "stale_outcomes": s.stale_outcomes,
+                    "trial_timeouts": s.trial_timeouts,
+                    "consecutive_failures": s.consecutive_failures,
+                    "window_calls": s.window_calls,
+                    "window_failures": s.window_failures,
+                    "failure_rate": s.failure_rate,
+                    "trials_in_flight": s.trials_in_flight,
+                    "in_flight": s.in_flight(),
+                    "last_transition_at": s.last_transition_at.map(ms_of_nanos),
+                    "retry_after": s.retry_after.map(ms),
+                })
+            }
+            "force_open" => {
+                self.machine.force_open(now);
+                Value::Null
+            }
+            "force_closed" => {
+                self.machine.force_closed(now);
+                Value::Null
+            }
+            "reset" => {
+                self.machine.reset(now);
+                Value::Null
+            }
+            "transitions" => Value::Array(
+                std::iter::from_fn(|| self.machine.poll_transition())
+                    .map(|t| json!({"from": t.from.name(), "to": t.to.name(), "reason": t.reason.name(), "at": ms_of_nanos(t.at), "generation": t.generation}))
+                    .collect(),
+            ),
+            "snapshot" => {
+                let snapshot = self.machine.snapshot(now);
+                let value = serde_json::to_value(&snapshot).unwrap();
+                self.snapshots
+                    .insert(step["name"].as_str().unwrap_or("").to_string(), snapshot);
+                value
+            }
+            "restore" => {
+                let snapshot = match (&step["name"], &step["snapshot"]) {
+                    (Value::String(name), _) => self
+                        .snapshots
+                        .get(name)
+                        .cloned()
+                        .ok_or(format!("step {index}: no snapshot named {name:?}"))?,
+                    (_, raw) => match serde_json::from_value::<Snapshot>(raw.clone()) {
+                        Ok(s) => s,
+                        Err(_) => {
+                            let actual = json!({"error": {"code": RestoreError::CODE, "field": "snapshot"}});
+                            return check(index, op, expect.unwrap_or(&Value::Null), &actual);
+                        }
+                    },
+                };
+                let config = match step.get("config") {
+                    Some(c) => parse_config(c).map_err(|e| format!("step {index}: bad config {e:?}"))?,
+                    None => self.config.clone(),
+                };
+                match Machine::restore(config.clone(), &snapshot, now) {
+                    Ok(machine) => {
+                        self.machine = machine;
+                        self.config = config;
+                        json!({"restored": true})
+                    }
+                    Err(RestoreError::Snapshot { field, .. }) => {
+                        json!({"error": {"code": RestoreError::CODE, "field": field}})
+                    }
+                    Err(RestoreError::Config(e)) => json!({"error": {"code": "invalid_config", "option": e.option}}),
+                }
+            }
+            other => return Err(format!("step {index}: unknown op {other:?}")),
+        };
+        match expect {
+            Some(expected) => check(index, op, expected, &actual),
+            None => Ok(()),
+        }
+    }
+}
+
+fn option_value_matches(expected: &Value, value: &OptionValue) -> bool {
+    let Some(e) = expected.as_f64() else {
+        return false;
+    };
+    match *value {
+        OptionValue::Integer(v) => e == v as f64,
+        OptionValue::Float(v) | OptionValue::Raw(v) => e == v || (e.is_nan() && v.is_nan()),
+        OptionValue::Duration(d) => (e * NANOS_PER_MS - d.as_nanos() as f64).abs() < 1.0,
+    }
+}
+
+fn run_scenario(scenario: &Value) -> Result<(), String> {
+    let parsed = parse_config(&scenario["config"]);
+    if let Some(expected) = scenario.get("expect_config_error") {
+        let err = match parsed {
+            Ok(_) => return Err(format!("config was accepted; expected error {expected}")),
+            Err(e) => e,
+        };
+        if expected["option"] != json!(err.option) || expected["kind"] != json!(err.kind) {
+            return Err(format!("expected config error {expected}, got {err:?}"));
+        }
+        if let (Some(v), Some(actual)) = (expected.get("value"), err.value) {
+            if !option_value_matches(v, &actual) {
+                return Err(format!("expected error value {v}, got {actual:?}"));
+            }
+        }
+        return Ok(());
+    }
+    let config = parsed.map_err(|e| format!("config rejected: {e:?}"))?;
+    let mut run = Run {
+        machine: Machine::new(config.clone(), 0).map_err(|e| e.to_string())?,
+        config,
+        permits: HashMap::new(),
+        snapshots: HashMap::new(),
+    };
+    let steps = scenario["steps"].as_array().ok_or("no steps")?;
+    for (i, step) in steps.iter().enumerate() {
+        run.step(i, step)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn every_scenario_passes() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(scenario_dir())
+        .expect("tests/conformance/scenarios exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 40,
+        "expected at least 40 scenarios, found {}",
+        files.len()
+    );
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let scenario: Value = match serde_json::from_str(&text) {
+            Ok(v) => v,
+            Err(e) => {
+                failures.push(format!("{}: not JSON: {e}", file.display()));
+                continue;
+            }
+        };
+        let stem = file.file_stem().unwrap().to_str().unwrap();
+        if scenario["name"] != json!(stem) {
+            failures.push(format!("{}: name must equal the file name", file.display()));
+        }
+        if let Err(e) = run_scenario(&scenario) {
+            failures.push(format!("{stem}: {e}"));
+        }
+        ran += 1;
+    }
+    assert_eq!(ran, files.len(), "every scenario file on disk must run");
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenarios failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+    println!("ran {ran} conformance scenarios");
+}
