@@ -1,0 +1,259 @@
+//! Behaviour of the machine's API beyond the scenarios: raw permits, the
+//! transition queue, option conversion and error texts.
+
+use std::time::Duration;
+
+use tripgate_core::config::{convert, OPTION_NAMES};
+use tripgate_core::{
+    Config, ConfigError, Decision, Machine, OptionValue, Permit, Reason, State,
+    MAX_PENDING_TRANSITIONS,
+};
+
+const MS: u64 = 1_000_000;
+
+fn admit(machine: &mut Machine, now: u64) -> Permit {
+    match machine.try_acquire(now) {
+        Decision::Admitted(p) => p,
+        Decision::Rejected(r) => panic!("rejected: {r:?}"),
+    }
+}
+
+fn trip(machine: &mut Machine, now: u64) {
+    let p = admit(machine, now);
+    machine.on_failure(p, now);
+}
+
+#[test]
+fn raw_permits_round_trip() {
+    let mut machine = Machine::new(
+        Config {
+            failure_tolerance: 0,
+            ..Config::default()
+        },
+        0,
+    )
+    .unwrap();
+    let p = admit(&mut machine, 5);
+    let raw = p.into_raw();
+    assert_eq!(raw, (0, 5, 0));
+    let p = Permit::from_raw(raw.0, raw.1, raw.2);
+    assert!(!machine.on_failure(p, 6).stale);
+    assert_eq!(machine.state(6), State::Open);
+}
+
+#[test]
+fn a_trial_reported_twice_is_stale_the_second_time() {
+    let config = Config {
+        failure_tolerance: 0,
+        success_threshold: 2,
+        half_open_max_calls: 2,
+        reset_timeout: Duration::from_millis(1),
+        ..Config::default()
+    };
+    let mut machine = Machine::new(config, 0).unwrap();
+    trip(&mut machine, 0);
+    let trial = admit(&mut machine, MS);
+    let (g, at, id) = trial.into_raw();
+    assert!(id != 0);
+    assert!(!machine.on_success(Permit::from_raw(g, at, id), MS).stale);
+    // A binding bug reporting the same trial again must not count as a second success.
+    assert!(machine.on_success(Permit::from_raw(g, at, id), MS).stale);
+    assert_eq!(machine.state(MS), State::HalfOpen);
+}
+
+#[test]
+fn undrained_transitions_are_capped() {
+    let mut machine = Machine::new(Config::default(), 0).unwrap();
+    for t in 0..(MAX_PENDING_TRANSITIONS as u64 + 10) {
+        if t % 2 == 0 {
+            machine.force_open(t)
+        } else {
+            machine.force_closed(t)
+        }
+    }
+    let drained: Vec<_> = std::iter::from_fn(|| machine.poll_transition()).collect();
+    assert_eq!(drained.len(), MAX_PENDING_TRANSITIONS);
+    assert_eq!(
+        drained.last().unwrap().at,
+        MAX_PENDING_TRANSITIONS as u64 + 9,
+        "the newest are kept"
+    );
+    assert!(!machine.has_transitions());
+}
+
+#[test]
+fn needs_clock_only_where_time_matters() {
+    let mut plain = Machine::new(
+        Config {
+            failure_tolerance: 0,
+            ..Config::default()
+        },
+        0,
+    )
+    .unwrap();
+    assert!(!plain.needs_clock());
+    trip(&mut plain, 0);
+    assert!(
+        plain.needs_clock(),
+        "an open breaker must see time to move to half-open"
+    );
+    let slow = Machine::new(
+        Config {
+            slow_call_duration: Some(Duration::from_secs(1)),
+            ..Config::default()
+        },
+        0,
+    )
+    .unwrap();
+    assert!(slow.needs_clock());
+}
+
+#[test]
+fn every_transition_obeys_the_table() {
+    for reason in Reason::ALL {
+        let (sources, target) = reason.rule();
+        assert!(!sources.is_empty());
+        assert_eq!(reason.target(), target);
+        assert_eq!(Reason::from_name(reason.name()), Some(reason));
+    }
+    for state in State::ALL {
+        assert_eq!(State::from_name(state.name()), Some(state));
+        assert!(
+            Reason::ALL.iter().any(|r| r.target() == state),
+            "{state} is reachable"
+        );
+    }
+    assert_eq!(State::from_name("sideways"), None);
+}
+
+#[test]
+fn config_errors_name_the_option_and_value() {
+    let err = Config {
+        reset_timeout: Duration::ZERO,
+        ..Config::default()
+    }
+    .validate()
+    .unwrap_err();
+    assert_eq!(err.option, "reset_timeout");
+    assert_eq!(
+        err.to_string(),
+        "invalid option reset_timeout: 0ns must be greater than 0"
+    );
+    assert_eq!(ConfigError::CODE, "invalid_config");
+    let err = Config {
+        failure_rate: Some(tripgate_core::FailureRate {
+            threshold: f64::NAN,
+            minimum_calls: 1,
+            window: tripgate_core::Window::Calls(3),
+        }),
+        ..Config::default()
+    }
+    .validate()
+    .unwrap_err();
+    assert_eq!(
+        (err.option, err.to_string()),
+        (
+            "failure_rate.threshold",
+            "invalid option failure_rate.threshold: NaN must be greater than 0 and at most 1"
+                .to_string()
+        )
+    );
+    assert!(Machine::new(
+        Config {
+            half_open_max_calls: 0,
+            ..Config::default()
+        },
+        0
+    )
+    .is_err());
+}
+
+#[test]
+fn config_error_options_are_all_listed() {
+    let cases = [
+        Config {
+            failure_tolerance: 0,
+            success_threshold: 0,
+            ..Config::default()
+        },
+        Config {
+            trial_timeout: Duration::ZERO,
+            ..Config::default()
+        },
+        Config {
+            slow_call_duration: Some(Duration::ZERO),
+            ..Config::default()
+        },
+        Config {
+            reset_timeout: Duration::MAX,
+            ..Config::default()
+        },
+    ];
+    for config in cases {
+        let err = config.validate().unwrap_err();
+        assert!(OPTION_NAMES.contains(&err.option), "{}", err.option);
+    }
+}
+
+#[test]
+fn float_conversions_reject_what_is_not_a_valid_number() {
+    for bad in [f64::NAN, f64::INFINITY, -1.0, -0.5, 1e300] {
+        let err = convert::duration("reset_timeout", bad, convert::NANOS_PER_MILLI).unwrap_err();
+        assert_eq!(err.option, "reset_timeout");
+        assert!(matches!(err.value, OptionValue::Raw(v) if v.is_nan() == bad.is_nan()));
+    }
+    assert_eq!(
+        convert::duration("reset_timeout", 1.5, convert::NANOS_PER_MILLI),
+        Ok(Duration::from_micros(1500))
+    );
+    assert_eq!(
+        convert::duration("reset_timeout", 0.25, convert::NANOS_PER_SECOND),
+        Ok(Duration::from_millis(250))
+    );
+    for bad in [f64::NAN, 1.5, -1.0, 5e9, f64::INFINITY] {
+        assert!(convert::count("failure_tolerance", bad).is_err(), "{bad}");
+    }
+    assert_eq!(
+        convert::count("failure_tolerance", 4294967295.0),
+        Ok(u32::MAX)
+    );
+    assert!(convert::seed("seed", 2f64.powi(54)).is_err());
+    assert_eq!(convert::seed("seed", 2f64.powi(53)), Ok(1 << 53));
+}
+
+#[test]
+fn snapshots_round_trip_through_json() {
+    let config = Config {
+        failure_tolerance: 0,
+        ..Config::default()
+    };
+    let mut machine = Machine::new(config.clone(), 0).unwrap();
+    trip(&mut machine, 10 * MS);
+    let snapshot = machine.snapshot(20 * MS);
+    let json = serde_json::to_string(&snapshot).unwrap();
+    assert!(json.contains("\"state\":\"open\""), "{json}");
+    let back: tripgate_core::Snapshot = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, snapshot);
+    let mut restored = Machine::restore(config, &back, 0).unwrap();
+    assert_eq!(
+        restored.retry_after(0),
+        Some(Duration::from_secs(30) - Duration::from_millis(10))
+    );
+}
+
+#[test]
+fn times_near_the_end_of_u64_saturate_instead_of_overflowing() {
+    let config = Config {
+        failure_tolerance: 0,
+        reset_timeout: Duration::from_secs(1 << 30),
+        ..Config::default()
+    };
+    let mut machine = Machine::new(config, u64::MAX - 5).unwrap();
+    trip(&mut machine, u64::MAX - 1);
+    assert_eq!(
+        machine.retry_after(u64::MAX - 1),
+        Some(Duration::from_nanos(1)),
+        "the deadline saturates at the end of time"
+    );
+    assert!(matches!(machine.try_acquire(u64::MAX), Decision::Admitted(p) if p.is_trial()));
+}
