@@ -249,11 +249,25 @@ impl<C: Clock> CircuitBreaker<C> {
         self.machine.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `f` under the machine's lock, then hands the transitions it
-    /// caused to the listener with the lock released.
+    /// Runs `f` under the machine's lock with the current time, then hands
+    /// the transitions it caused to the listener with the lock released.
     fn with_machine<R>(&self, f: impl FnOnce(&mut Machine, u64) -> R) -> R {
-        let now = self.clock.now();
+        self.with_machine_at(true, f)
+    }
+
+    /// As [`Self::with_machine`]; unless `always_read_clock`, the clock is read
+    /// only when the machine needs the time ([`Machine::needs_clock`]).
+    fn with_machine_at<R>(
+        &self,
+        always_read_clock: bool,
+        f: impl FnOnce(&mut Machine, u64) -> R,
+    ) -> R {
         let mut machine = self.lock();
+        let now = if always_read_clock || machine.needs_clock() {
+            self.clock.now()
+        } else {
+            machine.latest_time()
+        };
         let result = f(&mut machine, now);
         if machine.has_transitions() {
             let transitions: Vec<Transition> =
@@ -269,7 +283,7 @@ impl<C: Clock> CircuitBreaker<C> {
     /// Asks to make a call; the returned guard releases the permit if dropped
     /// unreported.
     pub fn try_acquire(&self) -> Result<PermitGuard<'_, C>, Rejection> {
-        match self.with_machine(|m, now| m.try_acquire(now)) {
+        match self.with_machine_at(false, |m, now| m.try_acquire(now)) {
             Decision::Admitted(permit) => Ok(PermitGuard {
                 breaker: self,
                 permit: Some(permit),
@@ -383,11 +397,13 @@ impl<C: Clock> PermitGuard<'_, C> {
 
     fn report(mut self, outcome: Outcome) {
         if let Some(permit) = self.permit.take() {
-            self.breaker.with_machine(|m, now| match outcome {
-                Outcome::Success => m.on_success(permit, now),
-                Outcome::Failure => m.on_failure(permit, now),
-                Outcome::Ignored => m.release(permit, now),
-            });
+            let always_read_clock = outcome == Outcome::Failure;
+            self.breaker
+                .with_machine_at(always_read_clock, |m, now| match outcome {
+                    Outcome::Success => m.on_success(permit, now),
+                    Outcome::Failure => m.on_failure(permit, now),
+                    Outcome::Ignored => m.release(permit, now),
+                });
         }
     }
 }
@@ -395,7 +411,8 @@ impl<C: Clock> PermitGuard<'_, C> {
 impl<C: Clock> Drop for PermitGuard<'_, C> {
     fn drop(&mut self) {
         if let Some(permit) = self.permit.take() {
-            self.breaker.with_machine(|m, now| m.release(permit, now));
+            self.breaker
+                .with_machine_at(false, |m, now| m.release(permit, now));
         }
     }
 }

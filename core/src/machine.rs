@@ -249,12 +249,14 @@ impl Machine {
     }
 
     /// Reports that the permit's call succeeded at `now`.
+    #[inline]
     pub fn on_success(&mut self, permit: Permit, now: u64) -> Report {
         self.counters.successes += 1;
         self.on_outcome(permit, now, false)
     }
 
     /// Reports that the permit's call failed at `now`.
+    #[inline]
     pub fn on_failure(&mut self, permit: Permit, now: u64) -> Report {
         self.counters.failures += 1;
         self.on_outcome(permit, now, true)
@@ -357,10 +359,12 @@ impl Machine {
         !self.transitions.is_empty()
     }
 
-    /// Whether `try_acquire` and the reports need a real timestamp: true when
-    /// an option depends on time or a transition may come due. Where it is
-    /// false a binding may pass any non-decreasing time (for instance the
-    /// latest it read) and skip reading its clock on the hot path.
+    /// Whether [`Machine::try_acquire`], [`Machine::on_success`] and
+    /// [`Machine::release`] need the current time. Where this is false (closed
+    /// or forced-closed, with no slow-call limit and no time window) they do
+    /// not depend on time, and a caller may pass [`Machine::latest_time`]
+    /// instead of reading its clock. [`Machine::on_failure`] always needs the
+    /// current time: it may open the breaker, and the open timer starts then.
     pub fn needs_clock(&self) -> bool {
         let time_window = matches!(
             self.settings.failure_rate.as_ref().map(|r| r.window),
@@ -371,13 +375,32 @@ impl Machine {
             || self.settings.slow_call_nanos.is_some()
     }
 
+    /// The latest time the machine has seen.
+    pub fn latest_time(&self) -> u64 {
+        self.now
+    }
+
     // ---- internals: the only code that changes `state` ----
 
     /// Clamps `now` to the latest time seen and applies every lazy
     /// transition that has come due by then.
+    #[inline]
     fn advance(&mut self, now: u64) -> u64 {
         let now = now.max(self.now);
         self.now = now;
+        let nothing_due = match self.state {
+            State::Closed | State::ForcedClosed | State::ForcedOpen => true,
+            State::Open => now < self.reopen_at,
+            State::HalfOpen => self.trials.is_empty(),
+        };
+        if !nothing_due {
+            self.apply_due_transitions(now);
+        }
+        now
+    }
+
+    #[inline(never)]
+    fn apply_due_transitions(&mut self, now: u64) {
         loop {
             match self.state {
                 State::Open if now >= self.reopen_at => {
@@ -391,12 +414,12 @@ impl Machine {
                         .filter(|t| now - t.acquired_at > limit)
                         .count() as u64;
                     if overdue == 0 {
-                        return now;
+                        return;
                     }
                     self.counters.trial_timeouts += overdue;
                     self.transition(Reason::TrialTimedOut, now);
                 }
-                _ => return now,
+                _ => return,
             }
         }
     }
@@ -409,6 +432,7 @@ impl Machine {
     /// Removes the permit from the current generation's books: `Some(())` if
     /// it belongs to the current generation (and, for a trial, still holds a
     /// slot), `None` if it is stale.
+    #[inline]
     fn take_current(&mut self, permit: &Permit) -> Option<()> {
         if permit.generation != self.generation {
             return None;
@@ -423,6 +447,7 @@ impl Machine {
         }
     }
 
+    #[inline]
     fn on_outcome(&mut self, permit: Permit, now: u64, failed: bool) -> Report {
         let now = self.advance(now);
         let slow = self
@@ -450,6 +475,7 @@ impl Machine {
         Report { stale: false, slow }
     }
 
+    #[inline]
     fn record_closed(&mut self, failed: bool, now: u64) {
         self.consecutive_failures = if failed {
             self.consecutive_failures.saturating_add(1)

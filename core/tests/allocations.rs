@@ -1,0 +1,90 @@
+//! The hot paths allocate nothing: a counting global allocator watches a
+//! closed call, a counted failure and a rejection.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tripgate_core::{CircuitBreaker, Config, Decision, Machine, ManualClock};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    f();
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+#[test]
+fn hot_paths_allocate_nothing() {
+    let mut machine = Machine::new(
+        Config {
+            failure_tolerance: 1_000_000,
+            ..Config::default()
+        },
+        0,
+    )
+    .unwrap();
+    let closed = allocations_during(|| {
+        for t in 0..10_000 {
+            if let Decision::Admitted(p) = machine.try_acquire(t) {
+                if t % 2 == 0 {
+                    machine.on_success(p, t);
+                } else {
+                    machine.on_failure(p, t);
+                }
+            }
+        }
+    });
+    assert_eq!(closed, 0, "closed calls allocated");
+
+    let mut open = Machine::new(
+        Config {
+            failure_tolerance: 0,
+            reset_timeout: Duration::from_secs(60),
+            ..Config::default()
+        },
+        0,
+    )
+    .unwrap();
+    if let Decision::Admitted(p) = open.try_acquire(0) {
+        open.on_failure(p, 0);
+    }
+    let rejections = allocations_during(|| {
+        for t in 0..10_000 {
+            assert!(matches!(open.try_acquire(t), Decision::Rejected(_)));
+        }
+    });
+    assert_eq!(rejections, 0, "rejections allocated");
+
+    let breaker = CircuitBreaker::with_clock(
+        Config {
+            failure_tolerance: 0,
+            ..Config::default()
+        },
+        ManualClock::new(0),
+    )
+    .unwrap();
+    let _ = breaker.call(|| Err::<(), _>(()));
+    let wrapped = allocations_during(|| {
+        for _ in 0..10_000 {
+            assert!(breaker.call(|| Ok::<_, ()>(())).is_err());
+        }
+    });
+    assert_eq!(wrapped, 0, "CircuitBreaker rejections allocated");
+}
