@@ -78,8 +78,8 @@ fn closed_failure(c: &mut Criterion) {
     g.bench_function("tripgate_breaker", |b| {
         b.iter(|| black_box(breaker.call(|| Err::<(), _>(black_box(1)))))
     });
-    // recloser never trips at error rate 1.0 with successes mixed in; with
-    // only failures it would open, so count failures against a rate it cannot reach.
+    // recloser computes its rate only once its ring is full: a ring of 10^9
+    // calls keeps it counting failures without ever tripping.
     let recloser = recloser::Recloser::custom()
         .error_rate(1.0)
         .closed_len(1_000_000_000)

@@ -1,0 +1,56 @@
+# tripgate: `make help` lists the targets. Every target installs what it
+# needs (idempotently), so a fresh machine with Rust, Node, npm and Python
+# needs nothing else.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+WASM_TARGET := wasm32-unknown-unknown
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+.PHONY: tools-rust
+tools-rust: ## Install the Rust components and targets the build uses
+	@rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+	@rustup target list --installed | grep -qx '$(WASM_TARGET)' || rustup target add $(WASM_TARGET)
+
+.PHONY: build
+build: tools-rust ## Build every crate (and the core for wasm32)
+	$(CARGO) build --workspace --all-targets
+	$(CARGO) build -p tripgate-core --target $(WASM_TARGET) --release
+
+.PHONY: test
+test: lint test-rust check-core-purity ## Run every test suite and check
+	@echo "make test: all checks passed"
+
+.PHONY: test-rust
+test-rust: tools-rust ## Rust: unit, conformance, property, concurrency tests and doctests; the examples
+	$(CARGO) test --workspace
+	$(CARGO) run -q -p tripgate-examples --bin simulated_outage > /dev/null
+
+.PHONY: check-core-purity
+check-core-purity: tools-rust ## The core builds for wasm32 and depends on nothing
+	$(CARGO) build -q -p tripgate-core --target $(WASM_TARGET)
+	@deps=$$($(CARGO) tree -q -p tripgate-core -e normal --prefix none | sort -u | grep -v '^tripgate-core ' || true); \
+	if [ -n "$$deps" ]; then echo "tripgate-core must have no normal dependencies, found:"; echo "$$deps"; exit 1; fi
+	@if grep -rnE 'wasm_bindgen|pyo3|Instant::now|SystemTime|thread::spawn' core/src --include=*.rs | grep -v '^core/src/breaker.rs'; then \
+		echo "the state machine must not use bindings, clocks or threads (only breaker.rs reads a clock)"; exit 1; fi
+	@echo "tripgate-core is pure: no dependencies, builds for $(WASM_TARGET)"
+
+.PHONY: lint
+lint: tools-rust ## rustfmt --check and clippy -D warnings
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+.PHONY: demo
+demo: tools-rust ## Run the demo: a breaker against a simulated flaky dependency
+	$(CARGO) run -q --release -p tripgate-examples --bin simulated_outage
+
+.PHONY: bench
+bench: tools-rust ## Benchmarks against peers (3 runs, medians); see docs/benchmarks.md
+	bench/rust/run.sh 3

@@ -1,0 +1,1 @@
+//! Runnable examples of tripgate's Rust API live in `src/bin/`.
