@@ -403,6 +403,9 @@ fn every_scenario_passes() {
         "expected at least 40 scenarios, found {}",
         files.len()
     );
+    let semantics =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/semantics.md"))
+            .unwrap();
     let mut failures = Vec::new();
     let mut ran = 0;
     for file in &files {
@@ -417,6 +420,21 @@ fn every_scenario_passes() {
         let stem = file.file_stem().unwrap().to_str().unwrap();
         if scenario["name"] != json!(stem) {
             failures.push(format!("{}: name must equal the file name", file.display()));
+        }
+        if let Some(section) = scenario["source"]
+            .as_str()
+            .and_then(|s| s.split("section '").nth(1))
+            .and_then(|s| s.split('\'').next())
+        {
+            if !semantics.contains(&format!("\n## {section}\n")) {
+                failures.push(format!(
+                    "{stem}: docs/semantics.md has no section {section:?}"
+                ));
+            }
+        } else {
+            failures.push(format!(
+                "{stem}: source must name the docs/semantics.md section it pins"
+            ));
         }
         if let Err(e) = run_scenario(&scenario) {
             failures.push(format!("{stem}: {e}"));
