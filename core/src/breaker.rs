@@ -206,7 +206,9 @@ impl<C: Clock> fmt::Debug for CircuitBreaker<C> {
     }
 }
 
-fn random_seed() -> u64 {
+/// A seed for the jitter PRNG from the process's hash randomness, for
+/// callers that were not given one (so that processes do not jitter alike).
+pub fn random_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     std::collections::hash_map::RandomState::new()
         .build_hasher()

@@ -56,7 +56,7 @@ mod window;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use breaker::MonotonicClock;
 pub use breaker::{
-    CallError, CircuitBreaker, Clock, DefaultClock, ManualClock, Outcome, PermitGuard,
+    random_seed, CallError, CircuitBreaker, Clock, DefaultClock, ManualClock, Outcome, PermitGuard,
 };
 pub use config::{Backoff, Config, ConfigError, FailureRate, OptionValue, Window};
 pub use machine::{Decision, Machine, Permit, Rejection, Report, Stats, MAX_PENDING_TRANSITIONS};

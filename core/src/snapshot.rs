@@ -34,12 +34,29 @@ pub struct Snapshot {
     pub nominal_open_duration: u64,
     /// How long before the snapshot the last transition happened, in nanoseconds.
     pub last_transition_age: Option<u64>,
-    /// The jitter PRNG's state.
+    /// The jitter PRNG's state. In JSON it is a decimal string: a full 64-bit
+    /// integer does not survive a JavaScript number.
+    #[cfg_attr(feature = "serde", serde(with = "u64_as_string"))]
     pub rng_state: u64,
     /// The failure-rate window, when the config has one.
     pub window: Option<WindowSnapshot>,
     /// Cumulative counters.
     pub counters: CountersSnapshot,
+}
+
+#[cfg(feature = "serde")]
+mod u64_as_string {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(value)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(D::Error::custom)
+    }
 }
 
 /// A failure-rate window's contents.

@@ -1,0 +1,724 @@
+//! The native breaker: the core machine behind a mutex, a clock, the
+//! classification of a call's outcome, and events. It converts and reports;
+//! every state decision is the machine's. The mutex is never held while
+//! Python code runs (the protected call, a clock, a listener, a predicate).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
+use pyo3::types::{PyDict, PyTuple, PyType};
+use tripgate_core::{
+    Config, Decision, Machine, Permit, Rejection, RestoreError, Snapshot, Transition,
+};
+
+use crate::clock::{seconds, TimeSource};
+use crate::events::{CallEvent, Event, Listeners};
+use crate::options::{self, BindingOptions};
+
+/// How a finished call counts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Success,
+    Failure,
+    Released,
+}
+
+struct ErrorTypes {
+    circuit_open: Py<PyType>,
+    call_timeout: Py<PyType>,
+    invalid_snapshot: Py<PyType>,
+}
+
+static ERROR_TYPES: GILOnceCell<ErrorTypes> = GILOnceCell::new();
+
+fn error_types(py: Python<'_>) -> PyResult<&ErrorTypes> {
+    ERROR_TYPES.get_or_try_init(py, || {
+        let module = py.import("tripgate._errors")?;
+        let get = |name: &str| -> PyResult<Py<PyType>> {
+            Ok(module.getattr(name)?.downcast_into::<PyType>()?.unbind())
+        };
+        Ok(ErrorTypes {
+            circuit_open: get("CircuitOpenError")?,
+            call_timeout: get("CallTimeoutError")?,
+            invalid_snapshot: get("InvalidSnapshotError")?,
+        })
+    })
+}
+
+fn log_predicate_error(py: Python<'_>, option: &str, err: PyErr) {
+    let logged = py.import("logging").and_then(|logging| {
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("exc_info", err.value(py))?;
+        logging
+            .call_method1("getLogger", ("tripgate",))?
+            .call_method(
+                "error",
+                ("tripgate: %s raised; the call counts as a failure", option),
+                Some(&kwargs),
+            )?;
+        Ok(())
+    });
+    if logged.is_err() {
+        err.print(py);
+    }
+}
+
+/// The native half of `tripgate.CircuitBreaker`.
+#[pyclass(module = "tripgate._native", name = "Breaker", subclass, frozen)]
+pub struct Breaker {
+    machine: Mutex<Machine>,
+    config: Config,
+    time: TimeSource,
+    name: Option<String>,
+    call_timeout: Option<u64>,
+    is_failure: Option<Py<PyAny>>,
+    is_result_failure: Option<Py<PyAny>>,
+    exclude: Option<Py<PyTuple>>,
+    pub(crate) listeners: Listeners,
+}
+
+/// What `acquire` hands to the code that makes the call.
+pub struct Admission {
+    raw: (u64, u64, u64),
+    /// When the call started, read only where something measures it.
+    started: Option<u64>,
+}
+
+impl Breaker {
+    fn lock(&self) -> MutexGuard<'_, Machine> {
+        // The machine never panics; a poisoned lock still guards a consistent machine.
+        self.machine.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the machine with the current time, then emits the state
+    /// changes it caused. The clock is read only where the machine needs the
+    /// time, unless `always_read_clock`.
+    fn operate<R>(
+        &self,
+        py: Python<'_>,
+        always_read_clock: bool,
+        f: impl FnOnce(&mut Machine, u64) -> R,
+    ) -> PyResult<R> {
+        let injected = self.time.custom(py)?;
+        let (result, transitions) = {
+            let mut machine = self.lock();
+            let now = match injected {
+                Some(now) => now,
+                None if always_read_clock || machine.needs_clock() => {
+                    self.time.monotonic().unwrap_or(0)
+                }
+                None => machine.latest_time(),
+            };
+            let result = f(&mut machine, now);
+            let transitions: Vec<Transition> = if machine.has_transitions() {
+                std::iter::from_fn(|| machine.poll_transition()).collect()
+            } else {
+                Vec::new()
+            };
+            (result, transitions)
+        };
+        if !transitions.is_empty() {
+            self.listeners.state_changes(py, transitions);
+        }
+        Ok(result)
+    }
+
+    fn circuit_open_error(&self, py: Python<'_>, rejection: Rejection) -> PyErr {
+        let retry_after = rejection.retry_after.map(|d| d.as_secs_f64());
+        match error_types(py).and_then(|t| {
+            t.circuit_open
+                .bind(py)
+                .call1((rejection.state.name(), retry_after, self.name.clone()))
+        }) {
+            Ok(error) => PyErr::from_value(error),
+            Err(e) => e,
+        }
+    }
+
+    /// Asks the machine for a permit; a rejection is emitted and returned as
+    /// a fresh `CircuitOpenError`.
+    pub fn acquire(&self, py: Python<'_>) -> PyResult<Result<Admission, Rejection>> {
+        let decision = self.operate(py, false, |m, now| m.try_acquire(now))?;
+        match decision {
+            Decision::Admitted(permit) => {
+                let measured = self.call_timeout.is_some() || self.listeners.wants_calls();
+                let started = if measured {
+                    Some(self.time.now(py)?)
+                } else {
+                    None
+                };
+                Ok(Ok(Admission {
+                    raw: permit.into_raw(),
+                    started,
+                }))
+            }
+            Decision::Rejected(rejection) => {
+                self.listeners.emit(py, Event::Rejected, || {
+                    Ok(Py::new(
+                        py,
+                        CallEvent {
+                            event: "rejected",
+                            name: self.name.clone(),
+                            duration: None,
+                            error: None,
+                            slow: false,
+                            stale: false,
+                            state: Some(rejection.state.name()),
+                            retry_after: rejection.retry_after.map(|d| d.as_secs_f64()),
+                        },
+                    )?
+                    .into_any())
+                });
+                Ok(Err(rejection))
+            }
+        }
+    }
+
+    pub fn acquire_or_raise(&self, py: Python<'_>) -> PyResult<Admission> {
+        self.acquire(py)?
+            .map_err(|r| self.circuit_open_error(py, r))
+    }
+
+    fn classify_error(&self, py: Python<'_>, error: &Bound<'_, PyAny>) -> Outcome {
+        // CancelledError, KeyboardInterrupt, SystemExit and GeneratorExit are
+        // not failures of the dependency.
+        if !error.is_instance_of::<PyException>() {
+            return Outcome::Released;
+        }
+        if let Some(exclude) = &self.exclude {
+            if error.is_instance(exclude.bind(py)).unwrap_or(false) {
+                return Outcome::Released;
+            }
+        }
+        match &self.is_failure {
+            None => Outcome::Failure,
+            Some(predicate) => match predicate.call1(py, (error,)).and_then(|v| v.is_truthy(py)) {
+                Ok(true) => Outcome::Failure,
+                Ok(false) => Outcome::Released,
+                Err(e) => {
+                    log_predicate_error(py, "is_failure", e);
+                    Outcome::Failure
+                }
+            },
+        }
+    }
+
+    fn classify_result(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> Outcome {
+        match &self.is_result_failure {
+            None => Outcome::Success,
+            Some(predicate) => match predicate.call1(py, (value,)).and_then(|v| v.is_truthy(py)) {
+                Ok(true) => Outcome::Failure,
+                Ok(false) => Outcome::Success,
+                Err(e) => {
+                    log_predicate_error(py, "is_result_failure", e);
+                    Outcome::Failure
+                }
+            },
+        }
+    }
+
+    /// Reports a call's outcome. A call held longer than `call_timeout`
+    /// counts as a failure (`timed_out` says the caller already enforced it).
+    fn settle(
+        &self,
+        py: Python<'_>,
+        admission: &Admission,
+        outcome: Outcome,
+        error: Option<&Bound<'_, PyAny>>,
+        timed_out: bool,
+    ) -> PyResult<()> {
+        let ended = match admission.started {
+            Some(_) => Some(self.time.now(py)?),
+            None => None,
+        };
+        let duration = admission
+            .started
+            .zip(ended)
+            .map(|(s, e)| e.saturating_sub(s));
+        let over_time = timed_out
+            || matches!((duration, self.call_timeout), (Some(d), Some(limit)) if d > limit);
+        let outcome = if over_time && outcome != Outcome::Released {
+            Outcome::Failure
+        } else {
+            outcome
+        };
+        let (generation, acquired_at, trial) = admission.raw;
+        let permit = Permit::from_raw(generation, acquired_at, trial);
+        let report = self.operate(py, outcome == Outcome::Failure, |m, now| match outcome {
+            Outcome::Success => m.on_success(permit, now),
+            Outcome::Failure => m.on_failure(permit, now),
+            Outcome::Released => m.release(permit, now),
+        })?;
+        if self.listeners.wants_calls() {
+            let event = |event, kind| {
+                self.listeners.emit(py, kind, || {
+                    Ok(Py::new(
+                        py,
+                        CallEvent {
+                            event,
+                            name: self.name.clone(),
+                            duration: duration.map(seconds),
+                            error: error.map(|e| e.clone().unbind()),
+                            slow: report.slow,
+                            stale: report.stale,
+                            state: None,
+                            retry_after: None,
+                        },
+                    )?
+                    .into_any())
+                })
+            };
+            if over_time {
+                event("timeout", Event::Timeout);
+            }
+            match outcome {
+                Outcome::Success => event("success", Event::Success),
+                Outcome::Failure => event("failure", Event::Failure),
+                Outcome::Released => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the call `func(*args, **kwargs)` through the breaker.
+    pub fn guarded_call(
+        &self,
+        py: Python<'_>,
+        func: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PyObject> {
+        let admission = self.acquire_or_raise(py)?;
+        match func.call(args, kwargs) {
+            Ok(value) => {
+                let outcome = self.classify_result(py, &value);
+                self.settle(py, &admission, outcome, None, false)?;
+                Ok(value.unbind())
+            }
+            Err(err) => {
+                let error = err.value(py).clone().into_any();
+                let outcome = self.classify_error(py, &error);
+                if let Err(clock_error) = self.settle(py, &admission, outcome, Some(&error), false)
+                {
+                    clock_error.print(py);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    fn snapshot_error(py: Python<'_>, field: &str, message: String) -> PyErr {
+        match error_types(py).and_then(|t| t.invalid_snapshot.bind(py).call1((message, field))) {
+            Ok(error) => PyErr::from_value(error),
+            Err(e) => e,
+        }
+    }
+}
+
+#[pymethods]
+impl Breaker {
+    #[new]
+    #[pyo3(signature = (
+        *, failure_tolerance=None, failure_rate=None, slow_call_duration=None, reset_timeout=None,
+        backoff=None, half_open_max_calls=None, success_threshold=None, trial_timeout=None,
+        call_timeout=None, is_failure=None, is_result_failure=None, exclude=None, clock=None,
+        name=None, seed=None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new<'py>(
+        py: Python<'py>,
+        failure_tolerance: Option<Bound<'py, PyAny>>,
+        failure_rate: Option<Bound<'py, PyAny>>,
+        slow_call_duration: Option<Bound<'py, PyAny>>,
+        reset_timeout: Option<Bound<'py, PyAny>>,
+        backoff: Option<Bound<'py, PyAny>>,
+        half_open_max_calls: Option<Bound<'py, PyAny>>,
+        success_threshold: Option<Bound<'py, PyAny>>,
+        trial_timeout: Option<Bound<'py, PyAny>>,
+        call_timeout: Option<Bound<'py, PyAny>>,
+        is_failure: Option<Bound<'py, PyAny>>,
+        is_result_failure: Option<Bound<'py, PyAny>>,
+        exclude: Option<Bound<'py, PyAny>>,
+        clock: Option<Bound<'py, PyAny>>,
+        name: Option<Bound<'py, PyAny>>,
+        seed: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Self> {
+        let (config, binding) = options::parse(
+            py,
+            failure_tolerance,
+            failure_rate,
+            slow_call_duration,
+            reset_timeout,
+            backoff,
+            half_open_max_calls,
+            success_threshold,
+            trial_timeout,
+            call_timeout,
+            is_failure,
+            is_result_failure,
+            exclude,
+            clock,
+            name,
+            seed,
+        )?;
+        Self::build(py, config, binding)
+    }
+
+    /// Calls `func(*args, **kwargs)` if the breaker admits it.
+    #[pyo3(signature = (func, /, *args, **kwargs))]
+    fn call(
+        &self,
+        py: Python<'_>,
+        func: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PyObject> {
+        self.guarded_call(py, func, args, kwargs)
+    }
+
+    /// A callable that calls `func` through this breaker (the decorator's result).
+    fn _guard(slf: Py<Self>, func: Py<PyAny>) -> Guarded {
+        Guarded { breaker: slf, func }
+    }
+
+    /// A permit, or None if the call must not be made.
+    fn try_acquire(slf: &Bound<'_, Self>) -> PyResult<Option<PermitHandle>> {
+        let py = slf.py();
+        Ok(slf
+            .get()
+            .acquire(py)?
+            .ok()
+            .map(|admission| PermitHandle::new(slf.clone().unbind(), admission)))
+    }
+
+    /// A permit, or `CircuitOpenError`.
+    fn _acquire(slf: &Bound<'_, Self>) -> PyResult<PermitHandle> {
+        let py = slf.py();
+        let admission = slf.get().acquire_or_raise(py)?;
+        Ok(PermitHandle::new(slf.clone().unbind(), admission))
+    }
+
+    #[getter(state)]
+    fn state_name(&self, py: Python<'_>) -> PyResult<&'static str> {
+        self.operate(py, true, |m, now| m.state(now).name())
+    }
+
+    #[getter]
+    fn retry_after(&self, py: Python<'_>) -> PyResult<Option<f64>> {
+        Ok(self
+            .operate(py, true, |m, now| m.retry_after(now))?
+            .map(|d| d.as_secs_f64()))
+    }
+
+    #[getter]
+    fn name(&self) -> Option<String> {
+        self.name.clone()
+    }
+
+    #[getter]
+    fn call_timeout(&self) -> Option<f64> {
+        self.call_timeout.map(seconds)
+    }
+
+    /// The stats as a dict (the Python layer makes it a `Stats`).
+    fn _stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.operate(py, true, |m, now| m.stats(now))?;
+        let d = PyDict::new(py);
+        d.set_item("state", s.state.name())?;
+        d.set_item("generation", s.generation)?;
+        d.set_item("admitted", s.admitted)?;
+        d.set_item("successes", s.successes)?;
+        d.set_item("failures", s.failures)?;
+        d.set_item("slow_calls", s.slow_calls)?;
+        d.set_item("rejections", s.rejections)?;
+        d.set_item("released", s.released)?;
+        d.set_item("stale_outcomes", s.stale_outcomes)?;
+        d.set_item("trial_timeouts", s.trial_timeouts)?;
+        d.set_item("consecutive_failures", s.consecutive_failures)?;
+        d.set_item("window_calls", s.window_calls)?;
+        d.set_item("window_failures", s.window_failures)?;
+        d.set_item("failure_rate", s.failure_rate)?;
+        d.set_item("trials_in_flight", s.trials_in_flight)?;
+        d.set_item("in_flight", s.in_flight())?;
+        d.set_item("last_transition_at", s.last_transition_at.map(seconds))?;
+        d.set_item("retry_after", s.retry_after.map(|r| r.as_secs_f64()))?;
+        Ok(d)
+    }
+
+    fn force_open(&self, py: Python<'_>) -> PyResult<()> {
+        self.operate(py, true, |m, now| m.force_open(now))
+    }
+
+    fn force_closed(&self, py: Python<'_>) -> PyResult<()> {
+        self.operate(py, true, |m, now| m.force_closed(now))
+    }
+
+    fn reset(&self, py: Python<'_>) -> PyResult<()> {
+        self.operate(py, true, |m, now| m.reset(now))
+    }
+
+    /// The snapshot as JSON text (the snapshot format of docs/semantics.md).
+    fn _snapshot_json(&self, py: Python<'_>) -> PyResult<String> {
+        let snapshot = self.operate(py, true, |m, now| m.snapshot(now))?;
+        serde_json::to_string(&snapshot).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    }
+
+    /// Replaces this breaker's machine with the one `json` describes.
+    fn _load_snapshot_json(&self, py: Python<'_>, json: &str) -> PyResult<()> {
+        let snapshot: Snapshot = serde_json::from_str(json).map_err(|e| {
+            Self::snapshot_error(
+                py,
+                "snapshot",
+                format!("invalid snapshot: not of the snapshot format ({e})"),
+            )
+        })?;
+        let now = self.time.now(py)?;
+        let restored =
+            Machine::restore(self.config.clone(), &snapshot, now).map_err(|e| match e {
+                RestoreError::Snapshot { field, .. } => {
+                    Self::snapshot_error(py, field, e.to_string())
+                }
+                RestoreError::Config(c) => PyTypeError::new_err(c.to_string()),
+            })?;
+        *self.lock() = restored;
+        Ok(())
+    }
+
+    /// Calls `callback(event)` on every `event`: "state_change", "success",
+    /// "failure", "rejected" or "timeout".
+    fn add_listener(&self, event: &str, callback: Bound<'_, PyAny>) -> PyResult<()> {
+        if !callback.is_callable() {
+            return Err(PyTypeError::new_err(format!(
+                "callback must be callable, got {}",
+                callback.repr()?
+            )));
+        }
+        self.listeners.add(event, callback.unbind())
+    }
+
+    fn remove_listener(
+        &self,
+        py: Python<'_>,
+        event: &str,
+        callback: Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        self.listeners.remove(py, event, &callback)
+    }
+
+    fn __reduce__(&self) -> PyResult<()> {
+        Err(PyTypeError::new_err(
+            "a CircuitBreaker cannot be pickled or copied: it guards live calls; \
+             use snapshot() and CircuitBreaker.restore() to persist or move its state",
+        ))
+    }
+}
+
+impl Breaker {
+    fn build(py: Python<'_>, config: Config, binding: BindingOptions) -> PyResult<Self> {
+        let time = TimeSource::new(py, binding.clock)?;
+        let now = time.now(py)?;
+        let machine = Machine::new(config.clone(), now)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        Ok(Breaker {
+            machine: Mutex::new(machine),
+            config,
+            time,
+            name: binding.name,
+            call_timeout: binding.call_timeout,
+            is_failure: binding.is_failure,
+            is_result_failure: binding.is_result_failure,
+            exclude: binding.exclude,
+            listeners: Listeners::default(),
+        })
+    }
+}
+
+/// A function guarded by a breaker: what `@breaker` returns for a sync
+/// function. Calling it makes the call through the breaker.
+#[pyclass(module = "tripgate._native", frozen, dict, weakref)]
+pub struct Guarded {
+    breaker: Py<Breaker>,
+    func: Py<PyAny>,
+}
+
+#[pymethods]
+impl Guarded {
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PyObject> {
+        self.breaker
+            .get()
+            .guarded_call(py, self.func.bind(py), args, kwargs)
+    }
+
+    /// Binds like a function when used as a method.
+    fn __get__(
+        slf: Bound<'_, Self>,
+        instance: Option<Bound<'_, PyAny>>,
+        owner: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<PyObject> {
+        let _ = owner;
+        let py = slf.py();
+        match instance.filter(|i| !i.is_none()) {
+            None => Ok(slf.into_any().unbind()),
+            Some(instance) => Ok(py
+                .import("types")?
+                .getattr("MethodType")?
+                .call1((slf, instance))?
+                .unbind()),
+        }
+    }
+
+    #[getter]
+    fn breaker(&self, py: Python<'_>) -> Py<Breaker> {
+        self.breaker.clone_ref(py)
+    }
+}
+
+/// The right to make one call: report it once with `success()`,
+/// `failure()` or `release()`, or use it as a context manager. A permit
+/// dropped unreported is released.
+#[pyclass(module = "tripgate._native", name = "Permit", frozen)]
+pub struct PermitHandle {
+    breaker: Py<Breaker>,
+    admission: Admission,
+    settled: AtomicBool,
+}
+
+impl PermitHandle {
+    fn new(breaker: Py<Breaker>, admission: Admission) -> Self {
+        PermitHandle {
+            breaker,
+            admission,
+            settled: AtomicBool::new(false),
+        }
+    }
+
+    /// Marks the permit reported; false if it already was.
+    fn take(&self) -> bool {
+        !self.settled.swap(true, Ordering::AcqRel)
+    }
+
+    fn report(
+        &self,
+        py: Python<'_>,
+        outcome: Outcome,
+        error: Option<&Bound<'_, PyAny>>,
+        timed_out: bool,
+    ) -> PyResult<()> {
+        if !self.take() {
+            return Err(PyRuntimeError::new_err("this permit was already reported"));
+        }
+        self.breaker
+            .get()
+            .settle(py, &self.admission, outcome, error, timed_out)
+    }
+}
+
+#[pymethods]
+impl PermitHandle {
+    /// Whether this is a half-open trial.
+    #[getter]
+    fn is_trial(&self) -> bool {
+        self.admission.raw.2 != 0
+    }
+
+    /// The call succeeded.
+    fn success(&self, py: Python<'_>) -> PyResult<()> {
+        self.report(py, Outcome::Success, None, false)
+    }
+
+    /// The call failed.
+    fn failure(&self, py: Python<'_>) -> PyResult<()> {
+        self.report(py, Outcome::Failure, None, false)
+    }
+
+    /// The call is not counted.
+    fn release(&self, py: Python<'_>) -> PyResult<()> {
+        self.report(py, Outcome::Released, None, false)
+    }
+
+    /// Reports a returned value, classified by `is_result_failure`.
+    fn _settle_result(&self, py: Python<'_>, value: Bound<'_, PyAny>) -> PyResult<()> {
+        let outcome = self.breaker.get().classify_result(py, &value);
+        self.report(py, outcome, None, false)
+    }
+
+    /// Reports a raised exception, classified by `exclude` and `is_failure`.
+    fn _settle_exception(&self, py: Python<'_>, error: Bound<'_, PyAny>) -> PyResult<()> {
+        let outcome = self.breaker.get().classify_error(py, &error);
+        self.report(py, outcome, Some(&error), false)
+    }
+
+    /// Reports a call that the caller abandoned after `call_timeout`.
+    fn _settle_timeout(&self, py: Python<'_>, error: Bound<'_, PyAny>) -> PyResult<()> {
+        self.report(py, Outcome::Failure, Some(&error), true)
+    }
+
+    /// A `CallTimeoutError` for this breaker.
+    fn _timeout_error(&self, py: Python<'_>) -> PyResult<PyObject> {
+        let breaker = self.breaker.get();
+        let timeout = breaker.call_timeout.map(seconds);
+        Ok(error_types(py)?
+            .call_timeout
+            .bind(py)
+            .call1((timeout, breaker.name.clone()))?
+            .unbind())
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Success without an exception; with one, it is classified. Does not
+    /// suppress the exception. A permit already reported is left as it is.
+    #[pyo3(signature = (_exc_type=None, exc=None, _traceback=None))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<Bound<'_, PyAny>>,
+        exc: Option<Bound<'_, PyAny>>,
+        _traceback: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        if self.settled.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        match exc.filter(|e| !e.is_none()) {
+            None => self.report(py, Outcome::Success, None, false)?,
+            Some(error) => {
+                let outcome = self.breaker.get().classify_error(py, &error);
+                self.report(py, outcome, Some(&error), false)?
+            }
+        }
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<Permit generation={} trial={} reported={}>",
+            self.admission.raw.0,
+            self.admission.raw.2 != 0,
+            self.settled.load(Ordering::Acquire)
+        )
+    }
+}
+
+impl Drop for PermitHandle {
+    fn drop(&mut self) {
+        if self.take() {
+            // Dropped unreported: release it, at the latest time the machine
+            // has seen (no clock may be called from a destructor).
+            let (generation, acquired_at, trial) = self.admission.raw;
+            let mut machine = self.breaker.get().lock();
+            let now = machine.latest_time();
+            machine.release(Permit::from_raw(generation, acquired_at, trial), now);
+        }
+    }
+}

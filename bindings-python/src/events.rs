@@ -1,0 +1,212 @@
+//! Listeners and the event objects they receive. A listener that raises is
+//! reported through the `tripgate` logger and changes nothing else.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
+use tripgate_core::Transition;
+
+use crate::clock::seconds;
+
+/// The event names, in the order of `Listeners::by_event`.
+pub const EVENTS: [&str; 5] = ["state_change", "success", "failure", "rejected", "timeout"];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    StateChange = 0,
+    Success = 1,
+    Failure = 2,
+    Rejected = 3,
+    Timeout = 4,
+}
+
+/// A state change, as `state_change` listeners receive it.
+#[pyclass(module = "tripgate._native", frozen, get_all)]
+pub struct StateChange {
+    pub from_state: &'static str,
+    pub to_state: &'static str,
+    pub reason: &'static str,
+    /// Seconds, on the breaker's clock.
+    pub at: f64,
+    pub generation: u64,
+}
+
+#[pymethods]
+impl StateChange {
+    fn __repr__(&self) -> String {
+        format!(
+            "StateChange(from_state='{}', to_state='{}', reason='{}', at={:?})",
+            self.from_state, self.to_state, self.reason, self.at
+        )
+    }
+}
+
+/// A call's outcome, as `success`, `failure`, `rejected` and `timeout`
+/// listeners receive it.
+#[pyclass(module = "tripgate._native", frozen, get_all)]
+pub struct CallEvent {
+    /// The event's name.
+    pub event: &'static str,
+    /// The breaker's name.
+    pub name: Option<String>,
+    /// How long the call took, in seconds (None for a rejection).
+    pub duration: Option<f64>,
+    /// The exception the call raised, if any.
+    pub error: Option<Py<PyAny>>,
+    /// The call was held longer than slow_call_duration.
+    pub slow: bool,
+    /// The outcome belonged to an earlier generation and changed no state.
+    pub stale: bool,
+    /// For a rejection: the state that rejected it.
+    pub state: Option<&'static str>,
+    /// For a rejection: seconds until a trial is admitted, if open.
+    pub retry_after: Option<f64>,
+}
+
+#[pymethods]
+impl CallEvent {
+    fn __repr__(&self) -> String {
+        format!(
+            "CallEvent(event='{}', duration={:?}, slow={}, stale={}, state={:?}, retry_after={:?})",
+            self.event,
+            self.duration,
+            if self.slow { "True" } else { "False" },
+            if self.stale { "True" } else { "False" },
+            self.state,
+            self.retry_after
+        )
+    }
+}
+
+#[derive(Default)]
+pub struct Listeners {
+    by_event: Mutex<[Vec<Py<PyAny>>; 5]>,
+    /// Whether any listener is registered for that event: read on the hot
+    /// path without taking the lock.
+    registered: [AtomicBool; 5],
+}
+
+fn event_index(name: &str) -> PyResult<usize> {
+    EVENTS.iter().position(|e| *e == name).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "event must be one of {}, got {name:?}",
+            EVENTS.join(", ")
+        ))
+    })
+}
+
+static LOGGER: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
+
+fn report_listener_error(py: Python<'_>, event: &str, err: PyErr) {
+    let logged = LOGGER
+        .get_or_try_init(py, || {
+            py.import("logging")?
+                .call_method1("getLogger", ("tripgate",))
+                .map(Bound::unbind)
+        })
+        .and_then(|logger| {
+            let kwargs = pyo3::types::PyDict::new(py);
+            kwargs.set_item("exc_info", err.value(py))?;
+            logger
+                .bind(py)
+                .call_method(
+                    "error",
+                    ("tripgate: a %r listener raised", event),
+                    Some(&kwargs),
+                )
+                .map(|_| ())
+        });
+    if logged.is_err() {
+        // Logging itself failed: print the listener's error rather than lose it.
+        err.print(py);
+    }
+}
+
+impl Listeners {
+    pub fn add(&self, name: &str, callback: Py<PyAny>) -> PyResult<()> {
+        let i = event_index(name)?;
+        let mut by_event = self.by_event.lock().unwrap_or_else(|e| e.into_inner());
+        by_event[i].push(callback);
+        self.registered[i].store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Removes one registration of `callback` (compared with `==`); a
+    /// callback that is not registered is a `ValueError`, as `list.remove`.
+    pub fn remove(&self, py: Python<'_>, name: &str, callback: &Bound<'_, PyAny>) -> PyResult<()> {
+        let i = event_index(name)?;
+        let removed = {
+            let mut by_event = self.by_event.lock().unwrap_or_else(|e| e.into_inner());
+            let position = by_event[i]
+                .iter()
+                .position(|c| c.bind(py).eq(callback).unwrap_or(false));
+            let removed = position.map(|p| by_event[i].remove(p));
+            self.registered[i].store(!by_event[i].is_empty(), Ordering::Release);
+            removed
+        };
+        match removed {
+            Some(_) => Ok(()),
+            None => Err(PyValueError::new_err(format!(
+                "that callback is not listening to {name:?}"
+            ))),
+        }
+    }
+
+    pub fn wants(&self, event: Event) -> bool {
+        self.registered[event as usize].load(Ordering::Acquire)
+    }
+
+    pub fn wants_calls(&self) -> bool {
+        self.wants(Event::Success) || self.wants(Event::Failure) || self.wants(Event::Timeout)
+    }
+
+    /// Calls every listener of `event` with `payload`, outside any lock.
+    pub fn emit(
+        &self,
+        py: Python<'_>,
+        event: Event,
+        payload: impl FnOnce() -> PyResult<Py<PyAny>>,
+    ) {
+        if !self.wants(event) {
+            return;
+        }
+        let callbacks: Vec<Py<PyAny>> = {
+            let by_event = self.by_event.lock().unwrap_or_else(|e| e.into_inner());
+            by_event[event as usize]
+                .iter()
+                .map(|c| c.clone_ref(py))
+                .collect()
+        };
+        let name = EVENTS[event as usize];
+        let payload = match payload() {
+            Ok(p) => p,
+            Err(e) => return report_listener_error(py, name, e),
+        };
+        for callback in callbacks {
+            if let Err(e) = callback.call1(py, (payload.clone_ref(py),)) {
+                report_listener_error(py, name, e);
+            }
+        }
+    }
+
+    pub fn state_changes(&self, py: Python<'_>, transitions: Vec<Transition>) {
+        for t in transitions {
+            self.emit(py, Event::StateChange, || {
+                Ok(Py::new(
+                    py,
+                    StateChange {
+                        from_state: t.from.name(),
+                        to_state: t.to.name(),
+                        reason: t.reason.name(),
+                        at: seconds(t.at),
+                        generation: t.generation,
+                    },
+                )?
+                .into_any())
+            });
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! `tripgate._native`: the PyO3 binding of `tripgate-core`. The package
+//! `tripgate` (in `python/`) builds its public API on these classes.
+
+mod breaker;
+mod clock;
+mod events;
+mod options;
+
+use pyo3::prelude::*;
+
+#[pymodule(gil_used = false)]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<breaker::Breaker>()?;
+    m.add_class::<breaker::Guarded>()?;
+    m.add_class::<breaker::PermitHandle>()?;
+    m.add_class::<events::StateChange>()?;
+    m.add_class::<events::CallEvent>()?;
+    let states: Vec<&str> = tripgate_core::State::ALL.iter().map(|s| s.name()).collect();
+    let reasons: Vec<&str> = tripgate_core::Reason::ALL
+        .iter()
+        .map(|r| r.name())
+        .collect();
+    m.add("STATES", states)?;
+    m.add("REASONS", reasons)?;
+    m.add("EVENTS", events::EVENTS.to_vec())?;
+    m.add("OPTION_NAMES", tripgate_core::config::OPTION_NAMES.to_vec())?;
+    m.add("SNAPSHOT_VERSION", tripgate_core::SNAPSHOT_VERSION)?;
+    m.add("CORE_VERSION", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,359 @@
+//! Python keyword options into a core `Config` (and the binding's own
+//! options). A value of the wrong type is a `TypeError`, a value out of range
+//! a `ValueError`; both name the option and show the value as Python prints it.
+
+use std::time::Duration;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyTuple, PyType};
+use tripgate_core::config::convert;
+use tripgate_core::{Backoff, Config, ConfigError, FailureRate, Window};
+
+/// The options the binding itself acts on, beside the machine's config.
+pub struct BindingOptions {
+    pub call_timeout: Option<u64>,
+    pub is_failure: Option<Py<PyAny>>,
+    pub is_result_failure: Option<Py<PyAny>>,
+    /// Exception types that are not counted.
+    pub exclude: Option<Py<PyTuple>>,
+    /// `None` for `time.monotonic`, which the binding reads without calling Python.
+    pub clock: Option<Py<PyAny>>,
+    pub name: Option<String>,
+}
+
+/// Every option as given, so that an error from the core's validation can
+/// show the value in the caller's own terms.
+#[derive(Default)]
+struct Given<'py> {
+    values: Vec<(&'static str, Bound<'py, PyAny>)>,
+}
+
+impl<'py> Given<'py> {
+    fn keep(&mut self, option: &'static str, value: &Bound<'py, PyAny>) {
+        self.values.push((option, value.clone()));
+    }
+
+    fn range_error(&self, e: ConfigError) -> PyErr {
+        let shown = self
+            .values
+            .iter()
+            .find(|(option, _)| *option == e.option)
+            .and_then(|(_, v)| v.repr().ok())
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| e.value.to_string());
+        PyValueError::new_err(format!("{} {}, got {shown}", e.option, e.requirement))
+    }
+}
+
+fn repr(value: &Bound<'_, PyAny>) -> String {
+    value
+        .repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| "<unprintable>".into())
+}
+
+fn type_error(option: &str, expected: &str, value: &Bound<'_, PyAny>) -> PyErr {
+    PyTypeError::new_err(format!("{option} must be {expected}, got {}", repr(value)))
+}
+
+fn is_number(value: &Bound<'_, PyAny>) -> bool {
+    !value.is_instance_of::<PyBool>()
+        && (value.is_instance_of::<PyInt>() || value.is_instance_of::<PyFloat>())
+}
+
+fn count<'py>(
+    given: &mut Given<'py>,
+    option: &'static str,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<u32> {
+    given.keep(option, value);
+    if value.is_instance_of::<PyBool>() || !value.is_instance_of::<PyInt>() {
+        return Err(type_error(option, "an int", value));
+    }
+    match value.extract::<i128>() {
+        Ok(v) if (0..=i128::from(u32::MAX)).contains(&v) => Ok(v as u32),
+        _ => Err(PyValueError::new_err(format!(
+            "{option} must be between 0 and 4294967295, got {}",
+            repr(value)
+        ))),
+    }
+}
+
+fn number<'py>(
+    given: &mut Given<'py>,
+    option: &'static str,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<f64> {
+    given.keep(option, value);
+    if !is_number(value) {
+        return Err(type_error(option, "a number", value));
+    }
+    value.extract::<f64>()
+}
+
+/// Seconds as a `Duration`.
+pub fn seconds(option: &'static str, value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    if !is_number(value) {
+        return Err(type_error(option, "a number of seconds", value));
+    }
+    convert::duration(option, value.extract::<f64>()?, convert::NANOS_PER_SECOND).map_err(|e| {
+        PyValueError::new_err(format!("{option} {}, got {}", e.requirement, repr(value)))
+    })
+}
+
+fn duration<'py>(
+    given: &mut Given<'py>,
+    option: &'static str,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<Duration> {
+    given.keep(option, value);
+    seconds(option, value)
+}
+
+fn optional<'py>(value: Option<Bound<'py, PyAny>>) -> Option<Bound<'py, PyAny>> {
+    value.filter(|v| !v.is_none())
+}
+
+/// Reads the fields of a `FailureRate`/`Backoff` dataclass or of a dict,
+/// rejecting unknown dict keys.
+struct Fields<'py> {
+    option: &'static str,
+    source: Bound<'py, PyAny>,
+}
+
+impl<'py> Fields<'py> {
+    fn new(
+        option: &'static str,
+        source: Bound<'py, PyAny>,
+        known: &[&str],
+        kind: &str,
+    ) -> PyResult<Self> {
+        if let Ok(dict) = source.downcast::<PyDict>() {
+            for key in dict.keys() {
+                let name = key.extract::<String>().unwrap_or_default();
+                if !known.contains(&name.as_str()) {
+                    return Err(PyTypeError::new_err(format!(
+                        "{option} got an unexpected key {}; expected {}",
+                        repr(&key),
+                        known.join(", ")
+                    )));
+                }
+            }
+        } else if !source.hasattr(known[0])? {
+            return Err(type_error(option, &format!("a {kind} or a dict"), &source));
+        }
+        Ok(Fields { option, source })
+    }
+
+    fn get(&self, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let value = match self.source.downcast::<PyDict>() {
+            Ok(dict) => dict.get_item(key)?,
+            Err(_) => self.source.getattr(key).ok(),
+        };
+        Ok(optional(value))
+    }
+
+    fn required(&self, key: &str) -> PyResult<Bound<'py, PyAny>> {
+        self.get(key)?
+            .ok_or_else(|| PyTypeError::new_err(format!("{} needs {key}", self.option)))
+    }
+}
+
+fn failure_rate<'py>(given: &mut Given<'py>, value: Bound<'py, PyAny>) -> PyResult<FailureRate> {
+    let fields = Fields::new(
+        "failure_rate",
+        value.clone(),
+        &[
+            "threshold",
+            "minimum_calls",
+            "window_calls",
+            "window_duration",
+        ],
+        "FailureRate",
+    )?;
+    let threshold = number(
+        given,
+        "failure_rate.threshold",
+        &fields.required("threshold")?,
+    )?;
+    let minimum_calls = count(
+        given,
+        "failure_rate.minimum_calls",
+        &fields.required("minimum_calls")?,
+    )?;
+    let window = match (fields.get("window_calls")?, fields.get("window_duration")?) {
+        (Some(calls), None) => Window::Calls(count(given, "failure_rate.window_calls", &calls)?),
+        (None, Some(span)) => {
+            Window::Duration(duration(given, "failure_rate.window_duration", &span)?)
+        }
+        _ => {
+            return Err(type_error(
+                "failure_rate",
+                "given exactly one of window_calls and window_duration",
+                &value,
+            ))
+        }
+    };
+    Ok(FailureRate {
+        threshold,
+        minimum_calls,
+        window,
+    })
+}
+
+fn backoff<'py>(given: &mut Given<'py>, value: Bound<'py, PyAny>) -> PyResult<Backoff> {
+    let fields = Fields::new(
+        "backoff",
+        value,
+        &["multiplier", "max_reset_timeout", "jitter"],
+        "Backoff",
+    )?;
+    Ok(Backoff {
+        multiplier: number(given, "backoff.multiplier", &fields.required("multiplier")?)?,
+        max_reset_timeout: duration(
+            given,
+            "backoff.max_reset_timeout",
+            &fields.required("max_reset_timeout")?,
+        )?,
+        jitter: match fields.get("jitter")? {
+            Some(j) => number(given, "backoff.jitter", &j)?,
+            None => 0.0,
+        },
+    })
+}
+
+fn callable(option: &str, value: Option<Bound<'_, PyAny>>) -> PyResult<Option<Py<PyAny>>> {
+    match optional(value) {
+        None => Ok(None),
+        Some(f) if f.is_callable() => Ok(Some(f.unbind())),
+        Some(other) => Err(type_error(option, "callable or None", &other)),
+    }
+}
+
+fn exclude(value: Bound<'_, PyAny>) -> PyResult<Option<Py<PyTuple>>> {
+    let py = value.py();
+    let items: Vec<Bound<'_, PyAny>> = if let Ok(t) = value.downcast::<PyType>() {
+        vec![t.clone().into_any()]
+    } else {
+        value
+            .try_iter()
+            .map_err(|_| type_error("exclude", "a tuple of exception types", &value))?
+            .collect::<PyResult<_>>()?
+    };
+    let base = py.get_type::<pyo3::exceptions::PyBaseException>();
+    for item in &items {
+        let is_exception_type = item
+            .downcast::<PyType>()
+            .map(|t| t.is_subclass(&base).unwrap_or(false))
+            .unwrap_or(false);
+        if !is_exception_type {
+            return Err(type_error("exclude", "a tuple of exception types", &value));
+        }
+    }
+    (!items.is_empty())
+        .then(|| PyTuple::new(py, items).map(Bound::unbind))
+        .transpose()
+}
+
+/// All the constructor's keyword options.
+#[allow(clippy::too_many_arguments)]
+pub fn parse<'py>(
+    py: Python<'py>,
+    failure_tolerance: Option<Bound<'py, PyAny>>,
+    failure_rate_value: Option<Bound<'py, PyAny>>,
+    slow_call_duration: Option<Bound<'py, PyAny>>,
+    reset_timeout: Option<Bound<'py, PyAny>>,
+    backoff_value: Option<Bound<'py, PyAny>>,
+    half_open_max_calls: Option<Bound<'py, PyAny>>,
+    success_threshold: Option<Bound<'py, PyAny>>,
+    trial_timeout: Option<Bound<'py, PyAny>>,
+    call_timeout: Option<Bound<'py, PyAny>>,
+    is_failure: Option<Bound<'py, PyAny>>,
+    is_result_failure: Option<Bound<'py, PyAny>>,
+    exclude_value: Option<Bound<'py, PyAny>>,
+    clock: Option<Bound<'py, PyAny>>,
+    name: Option<Bound<'py, PyAny>>,
+    seed: Option<Bound<'py, PyAny>>,
+) -> PyResult<(Config, BindingOptions)> {
+    let mut given = Given::default();
+    let mut config = Config::default();
+    if let Some(v) = optional(failure_tolerance) {
+        config.failure_tolerance = count(&mut given, "failure_tolerance", &v)?;
+    }
+    if let Some(v) = optional(reset_timeout) {
+        config.reset_timeout = duration(&mut given, "reset_timeout", &v)?;
+    }
+    if let Some(v) = optional(half_open_max_calls) {
+        config.half_open_max_calls = count(&mut given, "half_open_max_calls", &v)?;
+    }
+    if let Some(v) = optional(success_threshold) {
+        config.success_threshold = count(&mut given, "success_threshold", &v)?;
+    }
+    if let Some(v) = optional(trial_timeout) {
+        config.trial_timeout = duration(&mut given, "trial_timeout", &v)?;
+    }
+    if let Some(rate) = optional(failure_rate_value) {
+        config.failure_rate = Some(failure_rate(&mut given, rate)?);
+    }
+    if let Some(slow) = optional(slow_call_duration) {
+        config.slow_call_duration = Some(duration(&mut given, "slow_call_duration", &slow)?);
+    }
+    if let Some(b) = optional(backoff_value) {
+        config.backoff = Some(backoff(&mut given, b)?);
+    }
+    config.seed = Some(match optional(seed) {
+        Some(s) => {
+            if s.is_instance_of::<PyBool>() || !s.is_instance_of::<PyInt>() {
+                return Err(type_error("seed", "an int", &s));
+            }
+            s.extract::<u64>().map_err(|_| {
+                PyValueError::new_err(format!(
+                    "seed must be between 0 and 2**64-1, got {}",
+                    repr(&s)
+                ))
+            })?
+        }
+        None => tripgate_core::random_seed(),
+    });
+    config.validate().map_err(|e| given.range_error(e))?;
+
+    let call_timeout = match optional(call_timeout) {
+        None => None,
+        Some(t) => {
+            let d = seconds("call_timeout", &t)?;
+            if d.is_zero() {
+                return Err(PyValueError::new_err(format!(
+                    "call_timeout must be greater than 0, got {}",
+                    repr(&t)
+                )));
+            }
+            Some(d.as_nanos() as u64)
+        }
+    };
+    let clock = match optional(clock) {
+        None => None,
+        Some(c) if c.is(&py.import("time")?.getattr("monotonic")?) => None,
+        Some(c) if c.is_callable() => Some(c.unbind()),
+        Some(other) => return Err(type_error("clock", "a callable returning seconds", &other)),
+    };
+    let name = match optional(name) {
+        None => None,
+        Some(n) if n.is_instance_of::<PyString>() => Some(n.extract::<String>()?),
+        Some(other) => return Err(type_error("name", "a str or None", &other)),
+    };
+    Ok((
+        config,
+        BindingOptions {
+            call_timeout,
+            is_failure: callable("is_failure", is_failure)?,
+            is_result_failure: callable("is_result_failure", is_result_failure)?,
+            exclude: match optional(exclude_value) {
+                Some(v) => exclude(v)?,
+                None => None,
+            },
+            clock,
+            name,
+        },
+    ))
+}

@@ -1,0 +1,35 @@
+"""tripgate: a circuit breaker with exact semantics shared by Rust,
+JavaScript and Python.
+
+>>> from tripgate import CircuitBreaker
+>>> breaker = CircuitBreaker(failure_tolerance=0, reset_timeout=10.0)
+>>> breaker.state
+<State.CLOSED: 'closed'>
+"""
+
+from ._types import Backoff, FailureRate, State, Stats
+from ._errors import CallTimeoutError, CircuitOpenError, InvalidSnapshotError, TripgateError
+from ._native import CallEvent, Permit, StateChange
+from ._breaker import CircuitBreaker
+
+__all__ = [
+    "Backoff",
+    "CallEvent",
+    "CallTimeoutError",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "FailureRate",
+    "InvalidSnapshotError",
+    "Permit",
+    "State",
+    "StateChange",
+    "Stats",
+    "TripgateError",
+]
+
+from importlib.metadata import PackageNotFoundError, version as _version
+
+try:
+    __version__ = _version("tripgate")
+except PackageNotFoundError:  # imported from a source tree
+    __version__ = "0.0.0"

@@ -1,0 +1,211 @@
+"""``CircuitBreaker``: the Python face of the native breaker.
+
+The native class (``tripgate._native.Breaker``, from ``bindings-python/``)
+holds the core state machine and does the per-call work; this class adds
+what belongs to Python: decorators for sync and async functions, ``with``
+and ``async with``, asyncio call timeouts, and the typed results
+(``State``, ``Stats``, snapshots as dicts). No state decision is made here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import json
+import time
+from types import TracebackType
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+    overload,
+)
+
+from . import _native
+from ._types import Backoff, FailureRate, State, Stats
+
+if TYPE_CHECKING:
+    from typing_extensions import ParamSpec
+
+    P = ParamSpec("P")
+
+T = TypeVar("T")
+Listener = Callable[[Any], object]
+
+
+class CircuitBreaker(_native.Breaker):
+    """A circuit breaker. Every option is keyword-only; times are seconds.
+
+    Use it as a decorator (on sync and async functions), with ``call`` /
+    ``call_async``, as a context manager (``with`` / ``async with``), or
+    with the two-step ``try_acquire()``.
+    """
+
+    def __init__(
+        self,
+        *,
+        failure_tolerance: int = 5,
+        failure_rate: Union[FailureRate, Mapping[str, Any], None] = None,
+        slow_call_duration: Optional[float] = None,
+        reset_timeout: float = 30.0,
+        backoff: Union[Backoff, Mapping[str, Any], None] = None,
+        half_open_max_calls: int = 1,
+        success_threshold: int = 1,
+        trial_timeout: float = 30.0,
+        call_timeout: Optional[float] = None,
+        is_failure: Optional[Callable[[BaseException], object]] = None,
+        is_result_failure: Optional[Callable[[Any], object]] = None,
+        exclude: Union[Type[BaseException], Iterable[Type[BaseException]]] = (),
+        clock: Callable[[], float] = time.monotonic,
+        name: Optional[str] = None,
+        seed: Optional[int] = None,
+    ) -> None:
+        # The options were taken by the native __new__; this only sets up the
+        # permits that `with breaker:` holds, per thread and per task.
+        self._entered: contextvars.ContextVar[Tuple[_native.Permit, ...]] = contextvars.ContextVar(
+            f"tripgate-entered-{id(self)}", default=()
+        )
+
+    # ---- state and stats -------------------------------------------------
+
+    @property
+    def state(self) -> State:  # type: ignore[override]
+        """The current state (applying any transition that has come due)."""
+        return State(super().state)
+
+    def stats(self) -> Stats:
+        """Cumulative counters and the current view."""
+        raw = self._stats()
+        raw["state"] = State(raw["state"])
+        return Stats(**raw)
+
+    # ---- calls ------------------------------------------------------------
+
+    @overload
+    def __call__(self, func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]: ...
+
+    @overload
+    def __call__(self, func: Callable[P, T]) -> Callable[P, T]: ...
+
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Decorates a sync or async function so that every call goes
+        through the breaker; the result keeps ``func``'s name, docstring
+        and signature."""
+        if not callable(func):
+            raise TypeError(f"CircuitBreaker decorates a callable, got {func!r}")
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def guarded(*args: Any, **kwargs: Any) -> Any:
+                return await self.call_async(func, *args, **kwargs)
+
+            return guarded
+        return functools.update_wrapper(self._guard(func), func)
+
+    async def call_async(self, func: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+        """Awaits ``func(*args, **kwargs)`` if the breaker admits it.
+
+        With ``call_timeout``, a call still running after it is cancelled and
+        ``CallTimeoutError`` is raised (a failure). Cancelling the caller
+        releases the permit without counting.
+        """
+        permit = self._acquire()
+        try:
+            if self.call_timeout is None:
+                result = await func(*args, **kwargs)
+            else:
+                result = await _within(func(*args, **kwargs), self.call_timeout)
+        except BaseException as error:
+            if not isinstance(error, _TimedOut):
+                permit._settle_exception(error)
+                raise
+            timeout_error = permit._timeout_error()
+            permit._settle_timeout(timeout_error)
+            raise timeout_error from None
+        permit._settle_result(result)
+        return result
+
+    # ---- context managers -------------------------------------------------
+
+    def __enter__(self) -> CircuitBreaker:
+        self._entered.set(self._entered.get() + (self._acquire(),))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> bool:
+        entered = self._entered.get()
+        if not entered:
+            raise RuntimeError("CircuitBreaker.__exit__ without a matching __enter__ in this context")
+        self._entered.set(entered[:-1])
+        entered[-1].__exit__(exc_type, exc, traceback)
+        return False
+
+    async def __aenter__(self) -> CircuitBreaker:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> bool:
+        return self.__exit__(exc_type, exc, traceback)
+
+    # ---- snapshots ----------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The breaker's state as a JSON-serializable dict (the snapshot
+        format shared by every language; times relative to now)."""
+        snapshot: dict[str, Any] = json.loads(self._snapshot_json())
+        return snapshot
+
+    @classmethod
+    def restore(cls, snapshot: Mapping[str, Any], **options: Any) -> CircuitBreaker:
+        """A breaker with ``options`` in the state ``snapshot`` describes.
+        Raises ``InvalidSnapshotError`` for a snapshot it cannot restore."""
+        if not isinstance(snapshot, Mapping):
+            raise TypeError(f"snapshot must be a dict, got {snapshot!r}")
+        breaker = cls(**options)
+        breaker._load_snapshot_json(json.dumps(dict(snapshot)))
+        return breaker
+
+    def __repr__(self) -> str:
+        name = f" {self.name!r}" if self.name else ""
+        return f"<CircuitBreaker{name} state={self.state.value}>"
+
+
+class _TimedOut(Exception):
+    """The call outlived call_timeout (internal: becomes CallTimeoutError)."""
+
+
+async def _within(awaitable: Awaitable[T], timeout: float) -> T:
+    """Awaits ``awaitable`` for at most ``timeout`` seconds; past that, cancels
+    it and raises ``_TimedOut``. Unlike ``asyncio.wait_for``, a ``TimeoutError``
+    raised by the call itself stays the call's own error."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait((task,), timeout=timeout)
+    except BaseException:
+        task.cancel()
+        raise
+    if task in done:
+        return task.result()
+    task.cancel()
+    # The abandoned call's late result or error is ignored (and retrieved, so
+    # asyncio does not warn that it never was).
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    raise _TimedOut()
