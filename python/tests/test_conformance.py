@@ -1,0 +1,179 @@
+"""The Python runner of the language-neutral scenarios in tests/conformance/.
+
+Every scenario file on disk runs through the public API (the two-step
+``try_acquire`` with an injected clock, listeners for transitions and
+rejections, stats); the format is described in tests/conformance/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+from typing import Any, Dict, List
+
+import pytest
+
+from tripgate import CircuitBreaker, InvalidSnapshotError, Permit
+
+SCENARIOS = pathlib.Path(__file__).resolve().parents[2] / "tests" / "conformance" / "scenarios"
+FILES = sorted(SCENARIOS.glob("*.json"))
+MS_OPTIONS = {"reset_timeout", "trial_timeout", "slow_call_duration", "window_duration", "max_reset_timeout"}
+RAN: List[str] = []
+
+
+def seconds_options(config: Dict[str, Any]) -> Dict[str, Any]:
+    """Scenario config (milliseconds) as Python options (seconds)."""
+
+    def convert(key: str, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: convert(k, v) for k, v in value.items()}
+        if key in MS_OPTIONS and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value / 1000
+        return value
+
+    return {k: convert(k, v) for k, v in config.items()}
+
+
+def ms(value: Any) -> Any:
+    return None if value is None else value * 1000
+
+
+def matches(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(k in actual and matches(v, actual[k]) for k, v in expected.items())
+    if isinstance(expected, list):
+        return isinstance(actual, list) and len(expected) == len(actual) and all(map(matches, expected, actual))
+    if isinstance(expected, bool) or expected is None:
+        return expected is actual or expected == actual
+    if isinstance(expected, (int, float)) and isinstance(actual, (int, float)) and not isinstance(actual, bool):
+        return math.isclose(expected, actual, rel_tol=1e-12, abs_tol=1e-6)
+    return bool(expected == actual)
+
+
+class Run:
+    def __init__(self, config: Dict[str, Any]) -> None:
+        self.now = 0.0
+        self.config = config
+        self.transitions: List[Dict[str, Any]] = []
+        self.rejections: List[Any] = []
+        self.permits: Dict[str, Permit] = {}
+        self.owner: Dict[str, CircuitBreaker] = {}
+        self.snapshots: Dict[str, Dict[str, Any]] = {}
+        self.breaker = self.attach(CircuitBreaker(**self.options(config)))
+
+    def options(self, config: Dict[str, Any]) -> Dict[str, Any]:
+        return {**seconds_options(config), "clock": lambda: self.now}
+
+    def attach(self, breaker: CircuitBreaker) -> CircuitBreaker:
+        breaker.add_listener(
+            "state_change",
+            lambda t: self.transitions.append(
+                {"from": t.from_state, "to": t.to_state, "reason": t.reason, "at": t.at * 1000, "generation": t.generation}
+            ),
+        )
+        breaker.add_listener("rejected", self.rejections.append)
+        return breaker
+
+    def acquire(self, label: str) -> Dict[str, Any]:
+        permit = self.breaker.try_acquire()
+        if permit is None:
+            rejection = self.rejections[-1]
+            return {"admitted": False, "state": rejection.state, "retry_after": ms(rejection.retry_after)}
+        self.permits[label] = permit
+        self.owner[label] = self.breaker
+        return {"admitted": True, "trial": permit.is_trial}
+
+    def report(self, op: str, label: str) -> Dict[str, Any]:
+        permit, owner = self.permits.pop(label), self.owner.pop(label)
+        before = owner.stats()
+        getattr(permit, {"success": "success", "failure": "failure", "release": "release"}[op])()
+        after = owner.stats()
+        return {
+            # A permit of a breaker that was replaced by a restore can change
+            # nothing in the restored one: that is what stale means here.
+            "stale": owner is not self.breaker or after.stale_outcomes > before.stale_outcomes,
+            "slow": after.slow_calls > before.slow_calls,
+        }
+
+    def step(self, step: Dict[str, Any]) -> Any:
+        self.now = step["at"] / 1000
+        op, label = step["op"], step.get("permit", "")
+        b = self.breaker
+        if op == "acquire":
+            return self.acquire(label)
+        if op == "acquire_many":
+            counts = {"admitted": 0, "rejected": 0}
+            for _ in range(step["count"]):
+                outcome = self.acquire(f"{label}{counts['admitted']}")
+                counts["admitted" if outcome["admitted"] else "rejected"] += 1
+            return counts
+        if op in ("success", "failure", "release"):
+            return self.report(op, label)
+        if op == "state":
+            return b.state.value
+        if op == "retry_after":
+            return ms(b.retry_after)
+        if op == "stats":
+            stats = b.stats()
+            return {
+                **stats.__dict__,
+                "state": stats.state.value,
+                "last_transition_at": ms(stats.last_transition_at),
+                "retry_after": ms(stats.retry_after),
+            }
+        if op in ("force_open", "force_closed", "reset"):
+            getattr(b, op)()
+            return None
+        if op == "transitions":
+            drained, self.transitions = self.transitions, []
+            return drained
+        if op == "snapshot":
+            snapshot = b.snapshot()
+            json.dumps(snapshot)  # JSON-serializable as promised
+            self.snapshots[step.get("name", "")] = snapshot
+            return snapshot
+        if op == "restore":
+            snapshot = self.snapshots[step["name"]] if "name" in step else step["snapshot"]
+            config = step.get("config", self.config)
+            try:
+                restored = CircuitBreaker.restore(snapshot, **self.options(config))
+            except InvalidSnapshotError as e:
+                return {"error": {"code": e.code, "field": e.field}}
+            self.breaker, self.config = self.attach(restored), config
+            return {"restored": True}
+        raise AssertionError(f"unknown op {op!r}")
+
+
+def python_option_value(expected_option: str, value: Any) -> Any:
+    leaf = expected_option.split(".")[-1]
+    return value / 1000 if leaf in MS_OPTIONS and isinstance(value, (int, float)) else value
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_scenario(path: pathlib.Path) -> None:
+    scenario = json.loads(path.read_text())
+    assert scenario["name"] == path.stem
+    expected_error = scenario.get("expect_config_error")
+    if expected_error:
+        error_type = {"type": TypeError, "range": ValueError}[expected_error["kind"]]
+        with pytest.raises(error_type) as raised:
+            CircuitBreaker(**seconds_options(scenario["config"]))
+        message = str(raised.value)
+        assert message.startswith(expected_error["option"] + " "), message
+        if "value" in expected_error:
+            shown = repr(python_option_value(expected_error["option"], expected_error["value"]))
+            assert shown in message, (shown, message)
+    else:
+        run = Run(scenario["config"])
+        for index, step in enumerate(scenario["steps"]):
+            actual = run.step(step)
+            if "expect" in step:
+                assert matches(step["expect"], actual), f"step {index} ({step['op']}): expected {step['expect']}, got {actual}"
+    RAN.append(path.stem)
+
+
+def test_every_scenario_file_ran() -> None:
+    # Runs last in this module (pytest keeps definition order).
+    assert len(FILES) >= 40
+    assert sorted(RAN) == [p.stem for p in FILES], "a scenario file was not run"
