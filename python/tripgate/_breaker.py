@@ -79,7 +79,7 @@ class CircuitBreaker(_native.Breaker):
     # ---- state and stats -------------------------------------------------
 
     @property
-    def state(self) -> State:  # type: ignore[override]
+    def state(self) -> State:
         """The current state (applying any transition that has come due)."""
         return State(super().state)
 
@@ -146,13 +146,12 @@ class CircuitBreaker(_native.Breaker):
         exc_type: Optional[Type[BaseException]],
         exc: Optional[BaseException],
         traceback: Optional[TracebackType],
-    ) -> bool:
+    ) -> None:
         entered = self._entered.get()
         if not entered:
             raise RuntimeError("CircuitBreaker.__exit__ without a matching __enter__ in this context")
         self._entered.set(entered[:-1])
         entered[-1].__exit__(exc_type, exc, traceback)
-        return False
 
     async def __aenter__(self) -> CircuitBreaker:
         return self.__enter__()
@@ -162,8 +161,8 @@ class CircuitBreaker(_native.Breaker):
         exc_type: Optional[Type[BaseException]],
         exc: Optional[BaseException],
         traceback: Optional[TracebackType],
-    ) -> bool:
-        return self.__exit__(exc_type, exc, traceback)
+    ) -> None:
+        self.__exit__(exc_type, exc, traceback)
 
     # ---- snapshots ----------------------------------------------------------
 

@@ -1,6 +1,22 @@
 """Stub of the native module built from bindings-python/ (checked by mypy.stubtest)."""
 
-from typing import Any, Callable, Final, Optional
+from typing import Any, Callable, Final, NoReturn, Optional
+
+from typing_extensions import disjoint_base, final
+
+__all__ = [
+    "Breaker",
+    "Guarded",
+    "Permit",
+    "StateChange",
+    "CallEvent",
+    "STATES",
+    "REASONS",
+    "EVENTS",
+    "OPTION_NAMES",
+    "SNAPSHOT_VERSION",
+    "CORE_VERSION",
+]
 
 STATES: Final[list[str]]
 REASONS: Final[list[str]]
@@ -9,6 +25,7 @@ OPTION_NAMES: Final[list[str]]
 SNAPSHOT_VERSION: Final[int]
 CORE_VERSION: Final[str]
 
+@final
 class StateChange:
     """A state change, as ``state_change`` listeners receive it."""
 
@@ -23,6 +40,7 @@ class StateChange:
     @property
     def generation(self) -> int: ...
 
+@final
 class CallEvent:
     """A call's outcome, as ``success``, ``failure``, ``rejected`` and ``timeout`` listeners receive it."""
 
@@ -43,6 +61,7 @@ class CallEvent:
     @property
     def retry_after(self) -> Optional[float]: ...
 
+@final
 class Permit:
     """The right to make one call; report it once."""
 
@@ -58,14 +77,16 @@ class Permit:
     def __enter__(self) -> Permit: ...
     def __exit__(self, _exc_type: object = None, exc: Optional[BaseException] = None, _traceback: object = None) -> bool: ...
 
+@final
 class Guarded:
     """A function guarded by a breaker (what ``@breaker`` returns for a sync function)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
-    def __get__(self, instance: object, owner: object, /) -> Any: ...
+    def __get__(self, instance: object, owner: object = None, /) -> Any: ...
     @property
     def breaker(self) -> Breaker: ...
 
+@disjoint_base
 class Breaker:
     """The native breaker; ``tripgate.CircuitBreaker`` derives from it."""
 
@@ -108,4 +129,4 @@ class Breaker:
     def _load_snapshot_json(self, json: str) -> None: ...
     def add_listener(self, event: str, callback: Callable[[Any], object]) -> None: ...
     def remove_listener(self, event: str, callback: Callable[[Any], object]) -> None: ...
-    def __reduce__(self) -> None: ...
+    def __reduce__(self) -> NoReturn: ...
