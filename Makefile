@@ -8,6 +8,8 @@ SHELL := /bin/bash
 
 CARGO ?= cargo
 WASM_TARGET := wasm32-unknown-unknown
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python
 
 .PHONY: help
 help: ## List the targets
@@ -25,7 +27,7 @@ build: tools-rust ## Build every crate (and the core for wasm32)
 	$(CARGO) build -p tripgate-core --target $(WASM_TARGET) --release
 
 .PHONY: test
-test: lint test-rust check-core-purity ## Run every test suite and check
+test: lint test-rust check-core-purity test-python ## Run every test suite and check
 	@echo "make test: all checks passed"
 
 .PHONY: test-rust
@@ -54,3 +56,24 @@ demo: tools-rust ## Run the demo: a breaker against a simulated flaky dependency
 .PHONY: bench
 bench: tools-rust ## Benchmarks against peers (3 runs, medians); see docs/benchmarks.md
 	bench/rust/run.sh 3
+
+# ---- Python ---------------------------------------------------------------
+
+$(VENV)/.installed: python/requirements-dev.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r python/requirements-dev.txt
+	@touch $@
+
+.PHONY: python-env
+python-env: $(VENV)/.installed ## Create .venv with maturin, pytest, httpx and mypy
+
+.PHONY: python-build
+python-build: python-env ## Build the native module into .venv (maturin develop --release)
+	cd python && VIRTUAL_ENV=$(VENV) $(PY) -m maturin develop --release -q
+
+.PHONY: test-python
+test-python: python-build ## Python: conformance, behaviour, HTTP, memory, packaging tests; typing checks; examples
+	cd python && $(PY) -m mypy.stubtest tripgate._native
+	$(PY) -m mypy --strict python/tripgate examples/python
+	$(PY) examples/python/whole_api.py > /dev/null
+	cd python && $(PY) -m pytest -q -p no:cacheprovider
