@@ -54,7 +54,10 @@ demo: tools-rust ## Run the demo: a breaker against a simulated flaky dependency
 	$(CARGO) run -q --release -p tripgate-examples --bin simulated_outage
 
 .PHONY: bench
-bench: tools-rust ## Benchmarks against peers (3 runs, medians); see docs/benchmarks.md
+bench: bench-rust bench-python ## All benchmarks against peers; see docs/benchmarks.md
+
+.PHONY: bench-rust
+bench-rust: tools-rust ## Rust core vs recloser and failsafe (3 runs, medians)
 	bench/rust/run.sh 3
 
 # ---- Python ---------------------------------------------------------------
@@ -77,3 +80,11 @@ test-python: python-build ## Python: conformance, behaviour, HTTP, memory, packa
 	$(PY) -m mypy --strict python/tripgate examples/python
 	$(PY) examples/python/whole_api.py > /dev/null
 	cd python && $(PY) -m pytest -q -p no:cacheprovider
+
+$(VENV)/.bench-installed: bench/python/requirements.txt $(VENV)/.installed
+	$(PY) -m pip install -q --disable-pip-version-check -r bench/python/requirements.txt
+	@touch $@
+
+.PHONY: bench-python
+bench-python: python-build $(VENV)/.bench-installed ## Python package vs pybreaker, circuitbreaker, aiobreaker, purgatory
+	$(PY) bench/python/bench.py

@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
-use pyo3::types::{PyDict, PyTuple, PyType};
+use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 use tripgate_core::{
     Config, Decision, Machine, Permit, Rejection, RestoreError, Snapshot, Transition,
 };
@@ -72,7 +72,7 @@ pub struct Breaker {
     machine: Mutex<Machine>,
     config: Config,
     time: TimeSource,
-    name: Option<String>,
+    name: Option<Py<PyString>>,
     call_timeout: Option<u64>,
     is_failure: Option<Py<PyAny>>,
     is_result_failure: Option<Py<PyAny>>,
@@ -131,7 +131,7 @@ impl Breaker {
         match error_types(py).and_then(|t| {
             t.circuit_open
                 .bind(py)
-                .call1((rejection.state.name(), retry_after, self.name.clone()))
+                .call1((rejection.state.name(), retry_after, self.name(py)))
         }) {
             Ok(error) => PyErr::from_value(error),
             Err(e) => e,
@@ -161,7 +161,7 @@ impl Breaker {
                         py,
                         CallEvent {
                             event: "rejected",
-                            name: self.name.clone(),
+                            name: self.name(py),
                             duration: None,
                             error: None,
                             slow: false,
@@ -259,7 +259,7 @@ impl Breaker {
                         py,
                         CallEvent {
                             event,
-                            name: self.name.clone(),
+                            name: self.name(py),
                             duration: duration.map(seconds),
                             error: error.map(|e| e.clone().unbind()),
                             slow: report.slow,
@@ -414,8 +414,8 @@ impl Breaker {
     }
 
     #[getter]
-    fn name(&self) -> Option<String> {
-        self.name.clone()
+    fn name(&self, py: Python<'_>) -> Option<Py<PyString>> {
+        self.name.as_ref().map(|n| n.clone_ref(py))
     }
 
     #[getter]
@@ -526,7 +526,7 @@ impl Breaker {
             machine: Mutex::new(machine),
             config,
             time,
-            name: binding.name,
+            name: binding.name.map(|n| PyString::new(py, &n).unbind()),
             call_timeout: binding.call_timeout,
             is_failure: binding.is_failure,
             is_result_failure: binding.is_result_failure,
@@ -669,7 +669,7 @@ impl PermitHandle {
         Ok(error_types(py)?
             .call_timeout
             .bind(py)
-            .call1((timeout, breaker.name.clone()))?
+            .call1((timeout, breaker.name(py)))?
             .unbind())
     }
 

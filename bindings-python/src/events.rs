@@ -51,7 +51,7 @@ pub struct CallEvent {
     /// The event's name.
     pub event: &'static str,
     /// The breaker's name.
-    pub name: Option<String>,
+    pub name: Option<Py<pyo3::types::PyString>>,
     /// How long the call took, in seconds (None for a rejection).
     pub duration: Option<f64>,
     /// The exception the call raised, if any.

@@ -15,31 +15,44 @@ class TripgateError(Exception):
     code: str = "tripgate_error"
 
 
+_STATE_BY_NAME = {state.value: state for state in State}
+
+
 class CircuitOpenError(TripgateError):
     """The breaker rejected the call; it was not made.
 
     ``retry_after`` is the number of seconds until a trial call will be
     admitted (``None`` when half-open with every trial slot taken, or forced
     open). A fresh exception is raised for every rejection.
+
+    Constructed as ``CircuitOpenError(state, retry_after, name)``; the
+    fields are read from ``args`` and the message is built only when shown,
+    so a rejection costs little.
     """
 
     code = "circuit_open"
+    args: tuple[str, Optional[float], Optional[str]]
 
-    def __init__(self, state: str, retry_after: Optional[float], name: Optional[str]) -> None:
-        self.state = State(state)
-        self.retry_after = retry_after
-        self.name = name
+    @property
+    def state(self) -> State:
+        return _STATE_BY_NAME[self.args[0]]
+
+    @property
+    def retry_after(self) -> Optional[float]:
+        return self.args[1]
+
+    @property
+    def name(self) -> Optional[str]:
+        return self.args[2]
+
+    def __str__(self) -> str:
+        state, retry_after, name = self.args
         who = f"circuit breaker {name!r}" if name else "circuit breaker"
         if retry_after is not None:
-            message = f"{who} is {self.state.value}; retry after {retry_after:.3f} s"
-        elif self.state is State.HALF_OPEN:
-            message = f"{who} is half_open and every trial slot is taken"
-        else:
-            message = f"{who} is {self.state.value}"
-        super().__init__(message)
-
-    def __reduce__(self) -> tuple[type[CircuitOpenError], tuple[str, Optional[float], Optional[str]]]:
-        return (type(self), (self.state.value, self.retry_after, self.name))
+            return f"{who} is {state}; retry after {retry_after:.3f} s"
+        if state == State.HALF_OPEN.value:
+            return f"{who} is half_open and every trial slot is taken"
+        return f"{who} is {state}"
 
 
 class CallTimeoutError(TripgateError, TimeoutError):
