@@ -71,3 +71,10 @@ def test_abi3_wheel_works_on_every_cpython_from_3_9(tmp_path: pathlib.Path) -> N
         seen.append(result.stdout.strip())
     print("abi3 wheel ran on:", "; ".join(seen))
     assert all(line.endswith("open") for line in seen)
+
+
+def test_pip_install_of_the_source_folder(tmp_path: pathlib.Path) -> None:
+    python = fresh_venv(sys.executable, tmp_path / "venv")
+    subprocess.run([str(python), "-m", "pip", "install", "-q", str(PROJECT)], check=True)
+    result = subprocess.run([str(python), "-c", SMOKE], check=True, capture_output=True, text=True, cwd=tmp_path)
+    assert result.stdout.strip().endswith("open")
