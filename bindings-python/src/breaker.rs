@@ -66,6 +66,26 @@ fn log_predicate_error(py: Python<'_>, option: &str, err: PyErr) {
     }
 }
 
+/// Asks a user predicate whether `value` makes the call a failure: a true
+/// answer is a failure, a false one `otherwise`; a predicate that raises is
+/// logged and the call counts as a failure.
+fn ask(
+    py: Python<'_>,
+    option: &str,
+    predicate: &Py<PyAny>,
+    value: &Bound<'_, PyAny>,
+    otherwise: Outcome,
+) -> Outcome {
+    match predicate.call1(py, (value,)).and_then(|v| v.is_truthy(py)) {
+        Ok(true) => Outcome::Failure,
+        Ok(false) => otherwise,
+        Err(e) => {
+            log_predicate_error(py, option, e);
+            Outcome::Failure
+        }
+    }
+}
+
 /// The native half of `tripgate.CircuitBreaker`.
 #[pyclass(module = "tripgate._native", name = "Breaker", subclass, frozen)]
 pub struct Breaker {
@@ -195,28 +215,14 @@ impl Breaker {
         }
         match &self.is_failure {
             None => Outcome::Failure,
-            Some(predicate) => match predicate.call1(py, (error,)).and_then(|v| v.is_truthy(py)) {
-                Ok(true) => Outcome::Failure,
-                Ok(false) => Outcome::Released,
-                Err(e) => {
-                    log_predicate_error(py, "is_failure", e);
-                    Outcome::Failure
-                }
-            },
+            Some(predicate) => ask(py, "is_failure", predicate, error, Outcome::Released),
         }
     }
 
     fn classify_result(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> Outcome {
         match &self.is_result_failure {
             None => Outcome::Success,
-            Some(predicate) => match predicate.call1(py, (value,)).and_then(|v| v.is_truthy(py)) {
-                Ok(true) => Outcome::Failure,
-                Ok(false) => Outcome::Success,
-                Err(e) => {
-                    log_predicate_error(py, "is_result_failure", e);
-                    Outcome::Failure
-                }
-            },
+            Some(predicate) => ask(py, "is_result_failure", predicate, value, Outcome::Success),
         }
     }
 

@@ -59,8 +59,8 @@ pub use breaker::{
     random_seed, CallError, CircuitBreaker, Clock, DefaultClock, ManualClock, Outcome, PermitGuard,
 };
 pub use config::{Backoff, Config, ConfigError, FailureRate, OptionValue, Window};
-pub use machine::{Decision, Machine, Permit, Rejection, Report, Stats, MAX_PENDING_TRANSITIONS};
-pub use snapshot::{
-    BucketSnapshot, CountersSnapshot, RestoreError, Snapshot, WindowSnapshot, SNAPSHOT_VERSION,
+pub use machine::{
+    Counters, Decision, Machine, Permit, Rejection, Report, Stats, MAX_PENDING_TRANSITIONS,
 };
+pub use snapshot::{BucketSnapshot, RestoreError, Snapshot, WindowSnapshot, SNAPSHOT_VERSION};
 pub use state::{Reason, State, Transition};

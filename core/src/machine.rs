@@ -141,10 +141,12 @@ impl Stats {
     }
 }
 
-/// Cumulative counters; survive every transition, cleared by nothing but a
-/// new machine (snapshots carry them).
+/// The cumulative counters: never cleared by a transition; carried by
+/// snapshots. See [`Stats`] for what each counts.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub(crate) struct Counters {
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[allow(missing_docs)]
+pub struct Counters {
     pub admitted: u64,
     pub successes: u64,
     pub failures: u64,

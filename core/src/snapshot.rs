@@ -41,7 +41,7 @@ pub struct Snapshot {
     /// The failure-rate window, when the config has one.
     pub window: Option<WindowSnapshot>,
     /// Cumulative counters.
-    pub counters: CountersSnapshot,
+    pub counters: Counters,
 }
 
 #[cfg(feature = "serde")]
@@ -95,21 +95,6 @@ pub struct BucketSnapshot {
     pub calls: u32,
     /// Failures among them.
     pub failures: u32,
-}
-
-/// The cumulative counters (see [`Stats`](crate::Stats)).
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[allow(missing_docs)]
-pub struct CountersSnapshot {
-    pub admitted: u64,
-    pub successes: u64,
-    pub failures: u64,
-    pub slow_calls: u64,
-    pub rejections: u64,
-    pub released: u64,
-    pub stale_outcomes: u64,
-    pub trial_timeouts: u64,
 }
 
 /// Why a snapshot cannot be restored.
@@ -186,7 +171,6 @@ impl Machine {
                 }
             }
         });
-        let c = &self.counters;
         Snapshot {
             version: SNAPSHOT_VERSION,
             state: self.state,
@@ -202,16 +186,7 @@ impl Machine {
             last_transition_age: self.last_transition_at.map(|at| now - at),
             rng_state: self.rng.state,
             window,
-            counters: CountersSnapshot {
-                admitted: c.admitted,
-                successes: c.successes,
-                failures: c.failures,
-                slow_calls: c.slow_calls,
-                rejections: c.rejections,
-                released: c.released,
-                stale_outcomes: c.stale_outcomes,
-                trial_timeouts: c.trial_timeouts,
-            },
+            counters: self.counters.clone(),
         }
     }
 
@@ -265,16 +240,7 @@ impl Machine {
             .map(|age| now.saturating_sub(age));
         machine.rng = SplitMix64::new(0);
         machine.rng.state = snapshot.rng_state;
-        machine.counters = Counters {
-            admitted: c.admitted,
-            successes: c.successes,
-            failures: c.failures,
-            slow_calls: c.slow_calls,
-            rejections: c.rejections,
-            released: c.released,
-            stale_outcomes: c.stale_outcomes,
-            trial_timeouts: c.trial_timeouts,
-        };
+        machine.counters = snapshot.counters.clone();
         Ok(machine)
     }
 }
