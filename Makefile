@@ -8,6 +8,7 @@ SHELL := /bin/bash
 
 CARGO ?= cargo
 WASM_TARGET := wasm32-unknown-unknown
+WASM_BINDGEN_VERSION := 0.2.130
 VENV := $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 
@@ -88,3 +89,22 @@ $(VENV)/.bench-installed: bench/python/requirements.txt $(VENV)/.installed
 .PHONY: bench-python
 bench-python: python-build $(VENV)/.bench-installed ## Python package vs pybreaker, circuitbreaker, aiobreaker, purgatory
 	$(PY) bench/python/bench.py
+
+# ---- JavaScript -----------------------------------------------------------
+
+.PHONY: tools-js
+tools-js: tools-rust ## Install wasm-bindgen-cli (the exact version of the crate) and npm packages
+	@wasm-bindgen --version 2>/dev/null | grep -qx 'wasm-bindgen $(WASM_BINDGEN_VERSION)' || \
+		$(CARGO) install -q wasm-bindgen-cli --version =$(WASM_BINDGEN_VERSION)
+	@test -d npm/node_modules/esbuild || (cd npm && npm install --no-audit --no-fund --loglevel=error)
+
+.PHONY: js-build
+js-build: tools-js ## Build the wasm module and the npm package into npm/dist
+	$(CARGO) build -q -p tripgate-wasm --target $(WASM_TARGET) --profile wasm-release
+	wasm-bindgen --target web --out-dir npm/wasm --out-name tripgate_wasm \
+		target/$(WASM_TARGET)/wasm-release/tripgate_wasm.wasm
+	cd npm && node scripts/build.mjs
+
+.PHONY: test-js
+test-js: js-build ## JS: conformance runner and behaviour tests (node --test)
+	cd npm && node --test test/

@@ -1,0 +1,271 @@
+//! The WebAssembly face of `tripgate-core` for the npm package. Only numbers
+//! cross the boundary on the hot path (times in milliseconds, permits as
+//! their raw parts), so a call allocates nothing in wasm memory; the JS layer
+//! (`npm/src/`) builds the public API on top. Every decision is the core
+//! machine's.
+
+mod options;
+
+use js_sys::{Object, Reflect};
+use tripgate_core::{Decision, Machine, Permit, Report, RestoreError, Snapshot, State};
+use wasm_bindgen::prelude::*;
+
+/// Report flags returned to JS.
+const STALE: u32 = 1;
+const SLOW: u32 = 2;
+const TRANSITIONED: u32 = 4;
+
+fn nanos(ms: f64) -> u64 {
+    if ms.is_finite() && ms > 0.0 {
+        (ms * 1e6).round() as u64
+    } else {
+        0
+    }
+}
+
+fn millis(nanos: u64) -> f64 {
+    nanos as f64 / 1e6
+}
+
+fn state_index(state: State) -> u32 {
+    State::ALL.iter().position(|s| *s == state).unwrap_or(0) as u32
+}
+
+fn set(object: &Object, key: &str, value: impl Into<JsValue>) {
+    // Setting a property on a fresh plain object cannot fail.
+    let _ = Reflect::set(object, &JsValue::from_str(key), &value.into());
+}
+
+/// The machine behind a JS `CircuitBreaker`.
+#[wasm_bindgen]
+pub struct WasmBreaker {
+    machine: Machine,
+    call_timeout: Option<f64>,
+    last_trial: u64,
+    last_acquired_at: u64,
+    rejected_state: State,
+    rejected_retry_after: f64,
+}
+
+#[wasm_bindgen]
+impl WasmBreaker {
+    /// Validates `options` (throwing `TypeError`/`RangeError`) and builds a
+    /// closed breaker whose clock reads `now` milliseconds.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: &JsValue, now: f64) -> Result<WasmBreaker, JsValue> {
+        let parsed = options::parse(options)?;
+        let machine = Machine::new(parsed.config, nanos(now)).map_err(|e| JsValue::from(js_sys::RangeError::new(&e.to_string())))?;
+        Ok(Self::around(machine, parsed.call_timeout))
+    }
+
+    fn around(machine: Machine, call_timeout: Option<f64>) -> WasmBreaker {
+        WasmBreaker {
+            machine,
+            call_timeout,
+            last_trial: 0,
+            last_acquired_at: 0,
+            rejected_state: State::Open,
+            rejected_retry_after: f64::NAN,
+        }
+    }
+
+    /// A breaker with `options` in the state of `snapshot` (JSON text);
+    /// throws an `Error` whose `code` is `invalid_snapshot` and whose
+    /// `field` names the offending field.
+    pub fn restore(options: &JsValue, snapshot: &str, now: f64) -> Result<WasmBreaker, JsValue> {
+        let parsed = options::parse(options)?;
+        let invalid = |field: &str, message: String| -> JsValue {
+            let error = js_sys::Error::new(&message);
+            set(&error, "code", "invalid_snapshot");
+            set(&error, "field", field);
+            error.into()
+        };
+        let snapshot: Snapshot = serde_json::from_str(snapshot)
+            .map_err(|e| invalid("snapshot", format!("invalid snapshot: not of the snapshot format ({e})")))?;
+        let machine = Machine::restore(parsed.config, &snapshot, nanos(now)).map_err(|e| match &e {
+            RestoreError::Snapshot { field, .. } => invalid(field, e.to_string()),
+            RestoreError::Config(_) => js_sys::RangeError::new(&e.to_string()).into(),
+        })?;
+        Ok(Self::around(machine, parsed.call_timeout))
+    }
+
+    /// `callTimeout` in milliseconds, or undefined.
+    #[wasm_bindgen(getter, js_name = callTimeout)]
+    pub fn call_timeout(&self) -> Option<f64> {
+        self.call_timeout
+    }
+
+    /// Whether the next acquire/success/release needs the current time
+    /// (failures always do).
+    #[wasm_bindgen(js_name = needsClock)]
+    pub fn needs_clock(&self) -> bool {
+        self.machine.needs_clock()
+    }
+
+    /// The latest time the machine has seen, in milliseconds.
+    #[wasm_bindgen(js_name = latestTime)]
+    pub fn latest_time(&self) -> f64 {
+        millis(self.machine.latest_time())
+    }
+
+    /// Asks for a permit: its generation (>= 0), or -1 when rejected. After
+    /// an admission `lastTrial`/`lastAcquiredAt` complete the permit; after
+    /// a rejection `rejectedState`/`rejectedRetryAfter` describe it.
+    pub fn acquire(&mut self, now: f64) -> f64 {
+        match self.machine.try_acquire(nanos(now)) {
+            Decision::Admitted(permit) => {
+                let (generation, acquired_at, trial) = permit.into_raw();
+                self.last_trial = trial;
+                self.last_acquired_at = acquired_at;
+                generation as f64
+            }
+            Decision::Rejected(r) => {
+                self.rejected_state = r.state;
+                self.rejected_retry_after = r.retry_after.map_or(f64::NAN, |d| d.as_nanos() as f64 / 1e6);
+                -1.0
+            }
+        }
+    }
+
+    /// The trial id of the last admitted permit (0: not a trial).
+    #[wasm_bindgen(js_name = lastTrial)]
+    pub fn last_trial(&self) -> f64 {
+        self.last_trial as f64
+    }
+
+    /// When the last admitted permit was issued (opaque; pass it back).
+    #[wasm_bindgen(js_name = lastAcquiredAt)]
+    pub fn last_acquired_at(&self) -> f64 {
+        self.last_acquired_at as f64
+    }
+
+    /// Index into `STATES` of the state that made the last rejection.
+    #[wasm_bindgen(js_name = rejectedState)]
+    pub fn rejected_state(&self) -> u32 {
+        state_index(self.rejected_state)
+    }
+
+    /// Milliseconds until a trial, for the last rejection (NaN: none).
+    #[wasm_bindgen(js_name = rejectedRetryAfter)]
+    pub fn rejected_retry_after(&self) -> f64 {
+        self.rejected_retry_after
+    }
+
+    fn flags(&self, report: Report) -> u32 {
+        u32::from(report.stale) * STALE
+            | u32::from(report.slow) * SLOW
+            | u32::from(self.machine.has_transitions()) * TRANSITIONED
+    }
+
+    fn permit(generation: f64, acquired_at: f64, trial: f64) -> Permit {
+        Permit::from_raw(generation as u64, acquired_at as u64, trial as u64)
+    }
+
+    /// Reports success; returns flags (1 stale, 2 slow, 4 transitions pending).
+    pub fn success(&mut self, generation: f64, acquired_at: f64, trial: f64, now: f64) -> u32 {
+        let report = self.machine.on_success(Self::permit(generation, acquired_at, trial), nanos(now));
+        self.flags(report)
+    }
+
+    /// Reports failure; returns flags as `success`.
+    pub fn failure(&mut self, generation: f64, acquired_at: f64, trial: f64, now: f64) -> u32 {
+        let report = self.machine.on_failure(Self::permit(generation, acquired_at, trial), nanos(now));
+        self.flags(report)
+    }
+
+    /// Releases the permit; returns flags as `success`.
+    pub fn release(&mut self, generation: f64, acquired_at: f64, trial: f64, now: f64) -> u32 {
+        let report = self.machine.release(Self::permit(generation, acquired_at, trial), nanos(now));
+        self.flags(report)
+    }
+
+    /// Index into `STATES` of the state at `now`.
+    pub fn state(&mut self, now: f64) -> u32 {
+        state_index(self.machine.state(nanos(now)))
+    }
+
+    /// Milliseconds until a trial is admitted (NaN unless open).
+    #[wasm_bindgen(js_name = retryAfter)]
+    pub fn retry_after(&mut self, now: f64) -> f64 {
+        self.machine.retry_after(nanos(now)).map_or(f64::NAN, |d| d.as_nanos() as f64 / 1e6)
+    }
+
+    /// The stats as a plain object (camelCase keys, milliseconds).
+    pub fn stats(&mut self, now: f64) -> Object {
+        let s = self.machine.stats(nanos(now));
+        let o = Object::new();
+        set(&o, "state", s.state.name());
+        set(&o, "generation", s.generation as f64);
+        set(&o, "admitted", s.admitted as f64);
+        set(&o, "successes", s.successes as f64);
+        set(&o, "failures", s.failures as f64);
+        set(&o, "slowCalls", s.slow_calls as f64);
+        set(&o, "rejections", s.rejections as f64);
+        set(&o, "released", s.released as f64);
+        set(&o, "staleOutcomes", s.stale_outcomes as f64);
+        set(&o, "trialTimeouts", s.trial_timeouts as f64);
+        set(&o, "consecutiveFailures", s.consecutive_failures);
+        set(&o, "windowCalls", s.window_calls);
+        set(&o, "windowFailures", s.window_failures);
+        set(&o, "failureRate", s.failure_rate.map_or(JsValue::NULL, JsValue::from));
+        set(&o, "trialsInFlight", s.trials_in_flight);
+        set(&o, "inFlight", s.in_flight() as f64);
+        set(&o, "lastTransitionAt", s.last_transition_at.map_or(JsValue::NULL, |t| millis(t).into()));
+        set(&o, "retryAfter", s.retry_after.map_or(JsValue::NULL, |d| (d.as_nanos() as f64 / 1e6).into()));
+        o
+    }
+
+    #[wasm_bindgen(js_name = forceOpen)]
+    pub fn force_open(&mut self, now: f64) {
+        self.machine.force_open(nanos(now))
+    }
+
+    #[wasm_bindgen(js_name = forceClosed)]
+    pub fn force_closed(&mut self, now: f64) {
+        self.machine.force_closed(nanos(now))
+    }
+
+    pub fn reset(&mut self, now: f64) {
+        self.machine.reset(nanos(now))
+    }
+
+    /// The oldest undrained transition as `{from, to, reason, at, generation}`
+    /// (at in milliseconds), or undefined.
+    #[wasm_bindgen(js_name = pollTransition)]
+    pub fn poll_transition(&mut self) -> Option<Object> {
+        self.machine.poll_transition().map(|t| {
+            let o = Object::new();
+            set(&o, "from", t.from.name());
+            set(&o, "to", t.to.name());
+            set(&o, "reason", t.reason.name());
+            set(&o, "at", millis(t.at));
+            set(&o, "generation", t.generation as f64);
+            o
+        })
+    }
+
+    /// The snapshot as JSON text (the format of docs/semantics.md).
+    #[wasm_bindgen(js_name = snapshotJson)]
+    pub fn snapshot_json(&mut self, now: f64) -> String {
+        // Serializing a Snapshot (plain integers, strings, booleans) cannot fail.
+        serde_json::to_string(&self.machine.snapshot(nanos(now))).unwrap_or_default()
+    }
+}
+
+/// The state names, in the order `state()` indexes them.
+#[wasm_bindgen(js_name = stateNames)]
+pub fn state_names() -> Vec<String> {
+    State::ALL.iter().map(|s| s.name().to_string()).collect()
+}
+
+/// The transition reasons.
+#[wasm_bindgen(js_name = reasonNames)]
+pub fn reason_names() -> Vec<String> {
+    tripgate_core::Reason::ALL.iter().map(|r| r.name().to_string()).collect()
+}
+
+/// The canonical option names, in JS spelling.
+#[wasm_bindgen(js_name = optionNames)]
+pub fn option_names() -> Vec<String> {
+    tripgate_core::config::OPTION_NAMES.iter().map(|o| options::camel(o)).collect()
+}

@@ -1,0 +1,170 @@
+// Types of the `tripgate` npm package. Times are milliseconds.
+
+export type State = "closed" | "open" | "half_open" | "forced_open" | "forced_closed";
+export type Reason =
+  | "failure_tolerance_exceeded"
+  | "failure_rate_exceeded"
+  | "reset_timeout_elapsed"
+  | "trial_succeeded"
+  | "trial_failed"
+  | "trial_timed_out"
+  | "forced_open"
+  | "forced_closed"
+  | "reset";
+
+export declare const STATES: readonly State[];
+export declare const REASONS: readonly Reason[];
+export declare const OPTION_NAMES: readonly string[];
+export declare const EVENTS: readonly EventName[];
+
+/** Trip when the window holds at least `minimumCalls` outcomes and failures/outcomes >= threshold. Exactly one window. */
+export type FailureRateOptions =
+  | { threshold: number; minimumCalls: number; windowCalls: number; windowDuration?: undefined }
+  | { threshold: number; minimumCalls: number; windowDuration: number; windowCalls?: undefined };
+
+export interface BackoffOptions {
+  multiplier: number;
+  maxResetTimeout: number;
+  jitter?: number;
+}
+
+export interface CircuitBreakerOptions<R = unknown> {
+  failureTolerance?: number;
+  failureRate?: FailureRateOptions;
+  slowCallDuration?: number;
+  resetTimeout?: number;
+  backoff?: BackoffOptions;
+  halfOpenMaxCalls?: number;
+  successThreshold?: number;
+  trialTimeout?: number;
+  callTimeout?: number;
+  /** Whether an error counts as a failure (default: every error does); false releases the call. */
+  isFailure?: (error: unknown) => boolean;
+  /** Whether a returned value counts as a failure (default: never). */
+  isResultFailure?: (value: R) => boolean;
+  /** Milliseconds from any origin (default: performance.now). */
+  clock?: () => number;
+  name?: string;
+  seed?: number;
+}
+
+export interface Stats {
+  state: State;
+  generation: number;
+  admitted: number;
+  successes: number;
+  failures: number;
+  slowCalls: number;
+  rejections: number;
+  released: number;
+  staleOutcomes: number;
+  trialTimeouts: number;
+  consecutiveFailures: number;
+  windowCalls: number;
+  windowFailures: number;
+  failureRate: number | null;
+  trialsInFlight: number;
+  inFlight: number;
+  lastTransitionAt: number | null;
+  retryAfter: number | null;
+}
+
+export interface StateChange {
+  from: State;
+  to: State;
+  reason: Reason;
+  at: number;
+  generation: number;
+}
+
+export interface CallOutcome {
+  stale: boolean;
+  slow: boolean;
+  error?: unknown;
+}
+
+export interface Rejection {
+  state: State;
+  retryAfter: number | null;
+}
+
+export interface TimeoutEvent {
+  duration: number;
+  error: CallTimeoutError;
+}
+
+export interface EventMap {
+  stateChange: StateChange;
+  success: CallOutcome;
+  failure: CallOutcome;
+  rejected: Rejection;
+  timeout: TimeoutEvent;
+  error: unknown;
+}
+export type EventName = keyof EventMap;
+
+export interface ExecuteOptions {
+  /** Aborting it aborts the call's signal; the call is then released, not counted. */
+  signal?: AbortSignal;
+}
+
+export interface CallContext {
+  /** Aborted on callTimeout or when the caller's signal aborts. */
+  readonly signal: AbortSignal;
+}
+
+export declare class TripgateError extends Error {
+  readonly code: string;
+}
+
+export declare class CircuitOpenError extends TripgateError {
+  readonly code: "circuit_open";
+  readonly state: State;
+  readonly retryAfter: number | null;
+  readonly breakerName: string | undefined;
+}
+
+export declare class CallTimeoutError extends TripgateError {
+  readonly code: "call_timeout";
+  readonly timeout: number;
+  readonly breakerName: string | undefined;
+}
+
+export declare class InvalidSnapshotError extends TripgateError {
+  readonly code: "invalid_snapshot";
+  readonly field: string;
+}
+
+/** The snapshot format shared by every language (see docs/semantics.md). */
+export interface Snapshot {
+  version: number;
+  state: State;
+  generation: number;
+  [field: string]: unknown;
+}
+
+export declare class Permit {
+  private constructor();
+  readonly isTrial: boolean;
+  success(): void;
+  failure(): void;
+  release(): void;
+}
+
+export declare class CircuitBreaker<R = unknown> {
+  constructor(options?: CircuitBreakerOptions<R>);
+  static restore<R = unknown>(snapshot: Snapshot, options?: CircuitBreakerOptions<R>): CircuitBreaker<R>;
+  readonly name: string | undefined;
+  readonly state: State;
+  readonly retryAfter: number | null;
+  stats(): Stats;
+  forceOpen(): void;
+  forceClosed(): void;
+  reset(): void;
+  snapshot(): Snapshot;
+  on<E extends EventName>(event: E, listener: (payload: EventMap[E]) => void): () => void;
+  tryAcquire(): Permit | null;
+  execute<T extends R>(fn: (context: CallContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T>;
+  wrap<A extends unknown[], T extends R>(fn: (...args: A) => T | PromiseLike<T>): (...args: A) => Promise<T>;
+  dispose(): void;
+}

@@ -1,0 +1,483 @@
+// The public API of the `tripgate` npm package, on top of the WebAssembly
+// machine (bindings-wasm/). This layer converts names, times and errors,
+// makes the calls and fires events; every state decision is the machine's.
+
+import { WasmBreaker, initSync, optionNames, reasonNames, stateNames } from "../wasm/tripgate_wasm.js";
+import { wasmBytes } from "../wasm/bytes.js";
+
+// Instantiated synchronously from embedded bytes, so no init step, no fetch
+// and no top-level await: the same file works in Node (import and require),
+// browsers and bundlers.
+initSync({ module: wasmBytes() });
+
+/** The state names, in the order the machine indexes them. */
+export const STATES = Object.freeze(stateNames());
+/** The transition reasons. */
+export const REASONS = Object.freeze(reasonNames());
+/** Every option a configuration error can name. */
+export const OPTION_NAMES = Object.freeze(optionNames());
+/** The events `on()` accepts. */
+export const EVENTS = Object.freeze(["stateChange", "success", "failure", "rejected", "timeout", "error"]);
+
+const STALE = 1;
+const SLOW = 2;
+const TRANSITIONED = 4;
+
+/** Base of tripgate's errors: each has a stable `code`. */
+export class TripgateError extends Error {
+  constructor(message, code) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The breaker rejected the call; it was not made. */
+export class CircuitOpenError extends TripgateError {
+  constructor(state, retryAfter, breakerName) {
+    const who = breakerName ? `circuit breaker "${breakerName}"` : "circuit breaker";
+    const why =
+      retryAfter !== null
+        ? `is ${state}; retry after ${retryAfter.toFixed(1)} ms`
+        : state === "half_open"
+          ? "is half_open and every trial slot is taken"
+          : `is ${state}`;
+    super(`${who} ${why}`, "circuit_open");
+    /** The state that rejected the call. */
+    this.state = state;
+    /** Milliseconds until a trial call will be admitted, or null. */
+    this.retryAfter = retryAfter;
+    /** The breaker's name, if it has one. */
+    this.breakerName = breakerName;
+  }
+}
+
+/** The call ran longer than `callTimeout`; its signal was aborted. */
+export class CallTimeoutError extends TripgateError {
+  constructor(timeout, breakerName) {
+    super(`call${breakerName ? ` through circuit breaker "${breakerName}"` : ""} timed out after ${timeout} ms`, "call_timeout");
+    this.timeout = timeout;
+    this.breakerName = breakerName;
+  }
+}
+
+/** `CircuitBreaker.restore` was given a snapshot it cannot restore. */
+export class InvalidSnapshotError extends TripgateError {
+  constructor(message, field) {
+    super(message, "invalid_snapshot");
+    this.field = field;
+  }
+}
+
+const defaultClock = typeof performance !== "undefined" ? () => performance.now() : () => Date.now();
+
+function randomSeed() {
+  return Math.floor(Math.random() * 2 ** 32) * 2 ** 21 + Math.floor(Math.random() * 2 ** 21);
+}
+
+function isAbortError(error) {
+  return error !== null && typeof error === "object" && error.name === "AbortError";
+}
+
+let restoring = null;
+
+/**
+ * A circuit breaker. Options (all optional; times in milliseconds):
+ * failureTolerance, failureRate { threshold, minimumCalls, windowCalls | windowDuration },
+ * slowCallDuration, resetTimeout, backoff { multiplier, maxResetTimeout, jitter },
+ * halfOpenMaxCalls, successThreshold, trialTimeout, callTimeout, isFailure(error),
+ * isResultFailure(value), clock(), name, seed.
+ */
+export class CircuitBreaker {
+  #wasm;
+  #clock;
+  #isFailure;
+  #isResultFailure;
+  #callTimeout;
+  #name;
+  #listeners = new Map();
+  #disposed = false;
+
+  constructor(options = {}) {
+    const given = options ?? {};
+    if (typeof given !== "object") {
+      throw new TypeError(`options must be an object, got ${String(given)}`);
+    }
+    const machineOptions = given.seed === undefined ? { ...given, seed: randomSeed() } : given;
+    const clock = given.clock ?? defaultClock;
+    if (typeof clock !== "function") {
+      throw new TypeError(`clock must be a function, got ${String(clock)}`);
+    }
+    if (restoring !== null) {
+      try {
+        this.#wasm = WasmBreaker.restore(machineOptions, restoring, clock());
+      } catch (error) {
+        if (error && error.code === "invalid_snapshot") {
+          throw new InvalidSnapshotError(error.message, error.field);
+        }
+        throw error;
+      }
+    } else {
+      this.#wasm = new WasmBreaker(machineOptions, clock());
+    }
+    this.#clock = clock;
+    this.#isFailure = given.isFailure;
+    this.#isResultFailure = given.isResultFailure;
+    this.#callTimeout = this.#wasm.callTimeout;
+    this.#name = given.name;
+  }
+
+  /**
+   * A breaker in the state `snapshot` describes, with `options`.
+   * @throws {InvalidSnapshotError}
+   */
+  static restore(snapshot, options = {}) {
+    if (snapshot === null || typeof snapshot !== "object") {
+      throw new TypeError(`snapshot must be an object, got ${String(snapshot)}`);
+    }
+    restoring = JSON.stringify(snapshot);
+    try {
+      return new CircuitBreaker(options);
+    } finally {
+      restoring = null;
+    }
+  }
+
+  /** The breaker's name, if it has one. */
+  get name() {
+    return this.#name;
+  }
+
+  #machine() {
+    if (this.#disposed) {
+      throw new TypeError("this CircuitBreaker was disposed");
+    }
+    return this.#wasm;
+  }
+
+  #drain() {
+    const w = this.#wasm;
+    for (let t = w.pollTransition(); t !== undefined; t = w.pollTransition()) {
+      this.#emit("stateChange", t);
+    }
+  }
+
+  #emit(event, payload) {
+    const listeners = this.#listeners.get(event);
+    if (listeners === undefined) {
+      return;
+    }
+    for (const listener of [...listeners]) {
+      try {
+        listener(payload);
+      } catch (error) {
+        this.#listenerFailed(event, error);
+      }
+    }
+  }
+
+  #listenerFailed(event, error) {
+    const handlers = this.#listeners.get("error");
+    if (event !== "error" && handlers !== undefined && handlers.size > 0) {
+      this.#emit("error", error);
+    } else {
+      console.error(`tripgate: a "${event}" listener threw`, error);
+    }
+  }
+
+  /**
+   * Calls `listener` on every `event`; returns a function that unsubscribes it.
+   * Events: stateChange, success, failure, rejected, timeout, error.
+   */
+  on(event, listener) {
+    if (!EVENTS.includes(event)) {
+      throw new RangeError(`event must be one of ${EVENTS.join(", ")}, got ${String(event)}`);
+    }
+    if (typeof listener !== "function") {
+      throw new TypeError(`listener must be a function, got ${String(listener)}`);
+    }
+    let listeners = this.#listeners.get(event);
+    if (listeners === undefined) {
+      listeners = new Set();
+      this.#listeners.set(event, listeners);
+    }
+    const entry = (payload) => listener(payload);
+    listeners.add(entry);
+    return () => {
+      listeners.delete(entry);
+    };
+  }
+
+  /** The current state: "closed", "open", "half_open", "forced_open" or "forced_closed". */
+  get state() {
+    const state = STATES[this.#machine().state(this.#clock())];
+    this.#drain();
+    return state;
+  }
+
+  /** Milliseconds until a trial call will be admitted, or null unless open. */
+  get retryAfter() {
+    const after = this.#machine().retryAfter(this.#clock());
+    this.#drain();
+    return Number.isNaN(after) ? null : after;
+  }
+
+  /** Cumulative counters and the current view (times in milliseconds). */
+  stats() {
+    const stats = this.#machine().stats(this.#clock());
+    this.#drain();
+    return stats;
+  }
+
+  /** Rejects every call until reset() or forceClosed(). */
+  forceOpen() {
+    this.#machine().forceOpen(this.#clock());
+    this.#drain();
+  }
+
+  /** Admits every call and never trips until reset() or forceOpen(). */
+  forceClosed() {
+    this.#machine().forceClosed(this.#clock());
+    this.#drain();
+  }
+
+  /** Back to closed, failure counts cleared. */
+  reset() {
+    this.#machine().reset(this.#clock());
+    this.#drain();
+  }
+
+  /** The breaker's state as a JSON-serializable object (the snapshot format shared by every language). */
+  snapshot() {
+    return JSON.parse(this.#machine().snapshotJson(this.#clock()));
+  }
+
+  /** Asks for a permit: the raw parts, or null after emitting the rejection. */
+  #acquire() {
+    const w = this.#machine();
+    const timed = w.needsClock();
+    // Where the machine does not depend on time, no clock is read: the
+    // machine treats an earlier time as its latest one.
+    const generation = w.acquire(timed ? this.#clock() : 0);
+    if (timed) {
+      this.#drain();
+    }
+    if (generation < 0) {
+      const retryAfter = w.rejectedRetryAfter();
+      const rejection = { state: STATES[w.rejectedState()], retryAfter: Number.isNaN(retryAfter) ? null : retryAfter };
+      this.#emit("rejected", rejection);
+      return rejection;
+    }
+    return { generation, acquiredAt: w.lastAcquiredAt(), trial: w.lastTrial() };
+  }
+
+  /** Reports a permit: "success", "failure" or "release". Returns the report flags. */
+  #report(permit, outcome, details) {
+    const w = this.#wasm;
+    if (this.#disposed) {
+      return 0;
+    }
+    const now = outcome === "failure" || w.needsClock() ? this.#clock() : 0;
+    const flags = w[outcome](permit.generation, permit.acquiredAt, permit.trial, now);
+    if (flags & TRANSITIONED) {
+      this.#drain();
+    }
+    if (outcome !== "release") {
+      this.#emit(outcome, { ...details, stale: (flags & STALE) !== 0, slow: (flags & SLOW) !== 0 });
+    }
+    return flags;
+  }
+
+  /**
+   * The two-step API: a Permit to report with success(), failure() or
+   * release(), or null when the call must not be made.
+   */
+  tryAcquire() {
+    const permit = this.#acquire();
+    return "generation" in permit ? new Permit(this, permit, (p, outcome) => this.#report(p, outcome, {})) : null;
+  }
+
+  #classifyError(error) {
+    if (this.#isFailure === undefined) {
+      return "failure";
+    }
+    try {
+      return this.#isFailure(error) ? "failure" : "release";
+    } catch (predicateError) {
+      this.#listenerFailed("isFailure", predicateError);
+      return "failure";
+    }
+  }
+
+  #classifyResult(value) {
+    if (this.#isResultFailure === undefined) {
+      return "success";
+    }
+    try {
+      return this.#isResultFailure(value) ? "failure" : "success";
+    } catch (predicateError) {
+      this.#listenerFailed("isResultFailure", predicateError);
+      return "failure";
+    }
+  }
+
+  /**
+   * Calls `fn({ signal })` if the breaker admits it and resolves to its
+   * result; otherwise rejects with CircuitOpenError without calling it.
+   * With callTimeout, the signal is aborted and the promise rejects with
+   * CallTimeoutError when the call runs too long. A call aborted through
+   * `options.signal` is released, not counted.
+   */
+  execute(fn, options) {
+    if (typeof fn !== "function") {
+      return Promise.reject(new TypeError(`execute needs a function, got ${String(fn)}`));
+    }
+    const permit = this.#acquire();
+    if (!("generation" in permit)) {
+      return Promise.reject(new CircuitOpenError(permit.state, permit.retryAfter, this.#name));
+    }
+    const callerSignal = options?.signal;
+    const timeout = this.#callTimeout;
+    if (timeout === undefined && callerSignal === undefined) {
+      // The fast path: no timer, and an AbortController only if fn reads `signal`.
+      let controller;
+      const context = {
+        get signal() {
+          controller ??= new AbortController();
+          return controller.signal;
+        },
+      };
+      let result;
+      try {
+        result = fn(context);
+      } catch (error) {
+        this.#report(permit, this.#classifyError(error), { error });
+        return Promise.reject(error);
+      }
+      return Promise.resolve(result).then(
+        (value) => {
+          this.#report(permit, this.#classifyResult(value), {});
+          return value;
+        },
+        (error) => {
+          this.#report(permit, this.#classifyError(error), { error });
+          throw error;
+        },
+      );
+    }
+    return this.#executeGuarded(fn, permit, timeout, callerSignal);
+  }
+
+  #executeGuarded(fn, permit, timeout, callerSignal) {
+    const controller = new AbortController();
+    const started = this.#clock();
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      let timer;
+      const finish = (outcome, details, settle) => {
+        if (settled) {
+          return;
+        }
+        settled = true;
+        clearTimeout(timer);
+        callerSignal?.removeEventListener("abort", onCallerAbort);
+        this.#report(permit, outcome, details);
+        settle();
+      };
+      const onCallerAbort = () => controller.abort(callerSignal.reason);
+      if (callerSignal !== undefined) {
+        if (callerSignal.aborted) {
+          finish("release", {}, () => reject(callerSignal.reason));
+          return;
+        }
+        callerSignal.addEventListener("abort", onCallerAbort, { once: true });
+      }
+      if (timeout !== undefined) {
+        timer = setTimeout(() => {
+          const error = new CallTimeoutError(timeout, this.#name);
+          this.#emit("timeout", { duration: this.#clock() - started, error });
+          controller.abort(error);
+          finish("failure", { error }, () => reject(error));
+        }, timeout);
+        timer?.unref?.();
+      }
+      const onError = (error) => {
+        const outcome = callerSignal?.aborted && (isAbortError(error) || error === callerSignal.reason) ? "release" : this.#classifyError(error);
+        finish(outcome, { error }, () => reject(error));
+      };
+      let result;
+      try {
+        result = fn({ signal: controller.signal });
+      } catch (error) {
+        onError(error);
+        return;
+      }
+      Promise.resolve(result).then((value) => finish(this.#classifyResult(value), {}, () => resolve(value)), onError);
+    });
+  }
+
+  /** A function with `fn`'s parameters that runs it through execute(). */
+  wrap(fn) {
+    if (typeof fn !== "function") {
+      throw new TypeError(`wrap needs a function, got ${String(fn)}`);
+    }
+    return (...args) => this.execute(() => fn(...args));
+  }
+
+  /** Frees the breaker's WebAssembly memory now; the breaker cannot be used afterwards. */
+  dispose() {
+    if (!this.#disposed) {
+      this.#disposed = true;
+      this.#wasm.free();
+    }
+  }
+
+  [Symbol.dispose]() {
+    this.dispose();
+  }
+}
+
+if (Symbol.dispose === undefined) {
+  // Node 18/20 lack Symbol.dispose; `using` is unavailable there anyway.
+  delete CircuitBreaker.prototype[Symbol.dispose];
+}
+
+/** A permit from tryAcquire(): report it once. */
+export class Permit {
+  #raw;
+  #report;
+  #done = false;
+
+  constructor(breaker, raw, report) {
+    this.#raw = raw;
+    this.#report = report;
+  }
+
+  /** Whether this is a half-open trial call. */
+  get isTrial() {
+    return this.#raw.trial !== 0;
+  }
+
+  #settle(outcome) {
+    if (this.#done) {
+      throw new TypeError("this permit was already reported");
+    }
+    this.#done = true;
+    this.#report(this.#raw, outcome);
+  }
+
+  /** The call succeeded. */
+  success() {
+    this.#settle("success");
+  }
+
+  /** The call failed. */
+  failure() {
+    this.#settle("failure");
+  }
+
+  /** The call is not counted (cancelled, or an error that does not count). */
+  release() {
+    this.#settle("release");
+  }
+}

@@ -1,0 +1,181 @@
+// The JS runner of the language-neutral scenarios in tests/conformance/:
+// every scenario file on disk runs through the public API (the two-step
+// tryAcquire with an injected clock, events, stats).
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { test, after } from "node:test";
+import { fileURLToPath } from "node:url";
+
+import { CircuitBreaker, InvalidSnapshotError } from "../dist/index.js";
+
+const dir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "tests", "conformance", "scenarios");
+const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
+const ran = new Set();
+
+const camel = (name) => name.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+
+function jsOptions(config) {
+  const out = {};
+  for (const [key, value] of Object.entries(config)) {
+    out[camel(key)] = value !== null && typeof value === "object" && !Array.isArray(value) ? jsOptions(value) : value;
+  }
+  return out;
+}
+
+function matches(expected, actual) {
+  if (expected === null || typeof expected !== "object") {
+    if (typeof expected === "number" && typeof actual === "number") {
+      return Math.abs(expected - actual) <= Math.max(1e-6, Math.abs(expected) * 1e-12);
+    }
+    return expected === actual;
+  }
+  if (Array.isArray(expected)) {
+    return Array.isArray(actual) && expected.length === actual.length && expected.every((e, i) => matches(e, actual[i]));
+  }
+  return actual !== null && typeof actual === "object" && Object.entries(expected).every(([k, v]) => k in actual && matches(v, actual[k]));
+}
+
+class Run {
+  constructor(config) {
+    this.now = 0;
+    this.config = config;
+    this.transitions = [];
+    this.rejections = [];
+    this.permits = new Map();
+    this.snapshots = new Map();
+    this.breaker = this.attach(new CircuitBreaker(this.options(config)));
+  }
+
+  options(config) {
+    return { ...jsOptions(config), clock: () => this.now };
+  }
+
+  attach(breaker) {
+    breaker.on("stateChange", (t) => this.transitions.push(t));
+    breaker.on("rejected", (r) => this.rejections.push(r));
+    return breaker;
+  }
+
+  acquire(label) {
+    const permit = this.breaker.tryAcquire();
+    if (permit === null) {
+      const r = this.rejections.at(-1);
+      return { admitted: false, state: r.state, retry_after: r.retryAfter };
+    }
+    this.permits.set(label, { permit, owner: this.breaker });
+    return { admitted: true, trial: permit.isTrial };
+  }
+
+  report(op, label) {
+    const { permit, owner } = this.permits.get(label);
+    this.permits.delete(label);
+    const before = owner.stats();
+    permit[op]();
+    const afterStats = owner.stats();
+    return {
+      // A permit of a breaker replaced by a restore changes nothing in the restored one.
+      stale: owner !== this.breaker || afterStats.staleOutcomes > before.staleOutcomes,
+      slow: afterStats.slowCalls > before.slowCalls,
+    };
+  }
+
+  step(step) {
+    this.now = step.at;
+    const b = this.breaker;
+    switch (step.op) {
+      case "acquire":
+        return this.acquire(step.permit);
+      case "acquire_many": {
+        const counts = { admitted: 0, rejected: 0 };
+        for (let i = 0; i < step.count; i++) {
+          const outcome = this.acquire(`${step.permit}${counts.admitted}`);
+          counts[outcome.admitted ? "admitted" : "rejected"] += 1;
+        }
+        return counts;
+      }
+      case "success":
+      case "failure":
+      case "release":
+        return this.report(step.op, step.permit);
+      case "state":
+        return b.state;
+      case "retry_after":
+        return b.retryAfter;
+      case "stats": {
+        const stats = b.stats();
+        return Object.fromEntries(Object.entries(stats).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]));
+      }
+      case "force_open":
+        b.forceOpen();
+        return null;
+      case "force_closed":
+        b.forceClosed();
+        return null;
+      case "reset":
+        b.reset();
+        return null;
+      case "transitions": {
+        const drained = this.transitions;
+        this.transitions = [];
+        return drained;
+      }
+      case "snapshot": {
+        const snapshot = b.snapshot();
+        JSON.stringify(snapshot);
+        this.snapshots.set(step.name ?? "", snapshot);
+        return snapshot;
+      }
+      case "restore": {
+        const snapshot = step.name !== undefined ? this.snapshots.get(step.name) : step.snapshot;
+        const config = step.config ?? this.config;
+        try {
+          this.breaker = this.attach(CircuitBreaker.restore(snapshot, this.options(config)));
+          this.config = config;
+          return { restored: true };
+        } catch (error) {
+          assert.ok(error instanceof InvalidSnapshotError, String(error));
+          return { error: { code: error.code, field: error.field } };
+        }
+      }
+      default:
+        throw new Error(`unknown op ${step.op}`);
+    }
+  }
+}
+
+for (const file of files) {
+  test(file.replace(/\.json$/, ""), () => {
+    const scenario = JSON.parse(readFileSync(join(dir, file), "utf8"));
+    assert.equal(`${scenario.name}.json`, file);
+    const expectedError = scenario.expect_config_error;
+    if (expectedError) {
+      const ErrorType = { type: TypeError, range: RangeError }[expectedError.kind];
+      assert.throws(
+        () => new CircuitBreaker(jsOptions(scenario.config)),
+        (error) => {
+          assert.equal(error.constructor, ErrorType, `${error.name}: ${error.message}`);
+          assert.ok(error.message.startsWith(`${camel(expectedError.option)} `), error.message);
+          if ("value" in expectedError) {
+            assert.ok(error.message.includes(String(expectedError.value)), error.message);
+          }
+          return true;
+        },
+      );
+    } else {
+      const run = new Run(scenario.config);
+      scenario.steps.forEach((step, index) => {
+        const actual = run.step(step);
+        if ("expect" in step) {
+          assert.ok(matches(step.expect, actual), `step ${index} (${step.op}): expected ${JSON.stringify(step.expect)}, got ${JSON.stringify(actual)}`);
+        }
+      });
+    }
+    ran.add(file);
+  });
+}
+
+after(() => {
+  assert.ok(files.length >= 40, "at least 40 scenarios");
+  assert.deepEqual([...ran].sort(), files, "every scenario file must run");
+});
