@@ -28,7 +28,7 @@ build: tools-rust ## Build every crate (and the core for wasm32)
 	$(CARGO) build -p tripgate-core --target $(WASM_TARGET) --release
 
 .PHONY: test
-test: lint test-rust check-core-purity test-python ## Run every test suite and check
+test: lint test-rust check-core-purity test-js test-python ## Run every test suite and check
 	@echo "make test: all checks passed"
 
 .PHONY: test-rust
@@ -96,7 +96,7 @@ bench-python: python-build $(VENV)/.bench-installed ## Python package vs pybreak
 tools-js: tools-rust ## Install wasm-bindgen-cli (the exact version of the crate) and npm packages
 	@wasm-bindgen --version 2>/dev/null | grep -qx 'wasm-bindgen $(WASM_BINDGEN_VERSION)' || \
 		$(CARGO) install -q wasm-bindgen-cli --version =$(WASM_BINDGEN_VERSION)
-	@test -d npm/node_modules/esbuild || (cd npm && npm install --no-audit --no-fund --loglevel=error)
+	@test -d npm/node_modules/esbuild -a -d npm/node_modules/typescript || (cd npm && npm install --no-audit --no-fund --loglevel=error)
 
 .PHONY: js-build
 js-build: tools-js ## Build the wasm module and the npm package into npm/dist

@@ -25,9 +25,10 @@ const TRANSITIONED = 4;
 
 /** Base of tripgate's errors: each has a stable `code`. */
 export class TripgateError extends Error {
-  constructor(message, code) {
+  constructor(message, code, name = "TripgateError") {
     super(message);
-    this.name = new.target.name;
+    // Set explicitly: minifiers rename classes.
+    this.name = name;
     this.code = code;
   }
 }
@@ -42,7 +43,7 @@ export class CircuitOpenError extends TripgateError {
         : state === "half_open"
           ? "is half_open and every trial slot is taken"
           : `is ${state}`;
-    super(`${who} ${why}`, "circuit_open");
+    super(`${who} ${why}`, "circuit_open", "CircuitOpenError");
     /** The state that rejected the call. */
     this.state = state;
     /** Milliseconds until a trial call will be admitted, or null. */
@@ -55,7 +56,7 @@ export class CircuitOpenError extends TripgateError {
 /** The call ran longer than `callTimeout`; its signal was aborted. */
 export class CallTimeoutError extends TripgateError {
   constructor(timeout, breakerName) {
-    super(`call${breakerName ? ` through circuit breaker "${breakerName}"` : ""} timed out after ${timeout} ms`, "call_timeout");
+    super(`call${breakerName ? ` through circuit breaker "${breakerName}"` : ""} timed out after ${timeout} ms`, "call_timeout", "CallTimeoutError");
     this.timeout = timeout;
     this.breakerName = breakerName;
   }
@@ -64,7 +65,7 @@ export class CallTimeoutError extends TripgateError {
 /** `CircuitBreaker.restore` was given a snapshot it cannot restore. */
 export class InvalidSnapshotError extends TripgateError {
   constructor(message, field) {
-    super(message, "invalid_snapshot");
+    super(message, "invalid_snapshot", "InvalidSnapshotError");
     this.field = field;
   }
 }

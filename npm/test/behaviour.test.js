@@ -1,0 +1,193 @@
+// Behaviour of the JS API: what counts, timeouts, aborts, concurrency,
+// listeners, disposal and option errors.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { CallTimeoutError, CircuitBreaker, CircuitOpenError, OPTION_NAMES, REASONS, STATES, TripgateError } from "../dist/index.js";
+
+function manualClock() {
+  const clock = () => clock.now;
+  clock.now = 0;
+  return clock;
+}
+
+async function opened(options = {}) {
+  const clock = manualClock();
+  const breaker = new CircuitBreaker({ failureTolerance: 0, resetTimeout: 1000, clock, ...options });
+  await assert.rejects(breaker.execute(() => Promise.reject(new Error("down"))));
+  assert.equal(breaker.state, "open");
+  return { breaker, clock };
+}
+
+test("sync throws, rejected promises and non-Error throws all count as failures", async () => {
+  const breaker = new CircuitBreaker({ failureTolerance: 10 });
+  await assert.rejects(breaker.execute(() => { throw new Error("sync"); }), /sync/);
+  await assert.rejects(breaker.execute(async () => { throw new Error("async"); }), /async/);
+  await assert.rejects(breaker.execute(() => { throw "a string"; }), (e) => e === "a string");
+  await assert.rejects(breaker.execute(() => Promise.reject(42)), (e) => e === 42);
+  assert.equal(await breaker.execute(() => "plain value"), "plain value");
+  const stats = breaker.stats();
+  assert.deepEqual([stats.failures, stats.successes, stats.inFlight], [4, 1, 0]);
+});
+
+test("an open breaker rejects with CircuitOpenError without calling fn", async () => {
+  const { breaker } = await opened({ name: "users" });
+  let called = false;
+  const error = await breaker.execute(() => { called = true; }).catch((e) => e);
+  assert.equal(called, false);
+  assert.ok(error instanceof CircuitOpenError && error instanceof TripgateError && error instanceof Error);
+  assert.deepEqual([error.name, error.code, error.state, error.retryAfter, error.breakerName], ["CircuitOpenError", "circuit_open", "open", 1000, "users"]);
+  assert.match(error.message, /users.*retry after 1000\.0 ms/);
+});
+
+test("isFailure and isResultFailure decide what counts", async () => {
+  const breaker = new CircuitBreaker({
+    failureTolerance: 0,
+    isFailure: (e) => !(e instanceof TypeError),
+    isResultFailure: (res) => res.status >= 500,
+  });
+  await assert.rejects(breaker.execute(() => { throw new TypeError("not counted"); }));
+  assert.equal(breaker.stats().released, 1);
+  assert.deepEqual(await breaker.execute(() => ({ status: 200 })), { status: 200 });
+  assert.equal(breaker.state, "closed");
+  assert.deepEqual(await breaker.execute(async () => ({ status: 503 })), { status: 503 });
+  assert.equal(breaker.state, "open");
+});
+
+test("callTimeout aborts the signal, rejects with CallTimeoutError and counts a failure", async () => {
+  const breaker = new CircuitBreaker({ failureTolerance: 0, callTimeout: 20, name: "slow" });
+  const timeouts = [];
+  breaker.on("timeout", (t) => timeouts.push(t));
+  let seenSignal;
+  const error = await breaker
+    .execute(({ signal }) => {
+      seenSignal = signal;
+      return new Promise((resolve) => setTimeout(() => resolve("late"), 200));
+    })
+    .catch((e) => e);
+  assert.ok(error instanceof CallTimeoutError);
+  assert.deepEqual([error.code, error.timeout, error.breakerName], ["call_timeout", 20, "slow"]);
+  assert.equal(seenSignal.aborted, true);
+  assert.equal(seenSignal.reason, error);
+  assert.equal(breaker.state, "open");
+  assert.equal(timeouts.length, 1);
+});
+
+test("a call the caller aborts is released, not counted", async () => {
+  const breaker = new CircuitBreaker({ failureTolerance: 0 });
+  const controller = new AbortController();
+  const pending = breaker.execute(
+    ({ signal }) =>
+      new Promise((_, reject) => signal.addEventListener("abort", () => reject(Object.assign(new Error("aborted"), { name: "AbortError" })))),
+    { signal: controller.signal },
+  );
+  controller.abort();
+  await assert.rejects(pending, { name: "AbortError" });
+  const stats = breaker.stats();
+  assert.deepEqual([stats.state, stats.released, stats.failures], ["closed", 1, 0]);
+  // Already aborted: fn is not called and nothing is counted.
+  let called = false;
+  await assert.rejects(breaker.execute(() => { called = true; }, { signal: controller.signal }));
+  assert.equal(called, false);
+  assert.equal(breaker.stats().released, 2);
+});
+
+test("1,000 concurrent calls in half-open admit exactly halfOpenMaxCalls", async () => {
+  const { breaker, clock } = await opened({ halfOpenMaxCalls: 3 });
+  clock.now = 1000;
+  let made = 0;
+  let release;
+  const gate = new Promise((r) => { release = r; });
+  const calls = Array.from({ length: 1000 }, () => breaker.execute(async () => { made += 1; await gate; return "ok"; }));
+  release();
+  const results = await Promise.allSettled(calls);
+  assert.equal(made, 3);
+  assert.equal(results.filter((r) => r.status === "rejected" && r.reason instanceof CircuitOpenError).length, 997);
+  assert.equal(breaker.state, "closed");
+});
+
+test("a throwing listener never changes what the breaker does", async () => {
+  const breaker = new CircuitBreaker({ failureTolerance: 0 });
+  const reported = [];
+  const seen = [];
+  breaker.on("stateChange", () => { throw new Error("listener bug"); });
+  breaker.on("stateChange", (t) => seen.push(t.to));
+  breaker.on("error", (e) => reported.push(e.message));
+  await assert.rejects(breaker.execute(() => { throw new Error("down"); }), /down/);
+  assert.equal(breaker.state, "open");
+  assert.deepEqual(seen, ["open"]);
+  assert.deepEqual(reported, ["listener bug"]);
+});
+
+test("listeners unsubscribe and events carry data", async () => {
+  const { breaker, clock } = await opened();
+  const changes = [];
+  const off = breaker.on("stateChange", (t) => changes.push(`${t.from}->${t.to}:${t.reason}@${t.at}`));
+  clock.now = 1000;
+  await breaker.execute(() => 1);
+  off();
+  breaker.forceOpen();
+  assert.deepEqual(changes, ["open->half_open:reset_timeout_elapsed@1000", "half_open->closed:trial_succeeded@1000"]);
+  assert.throws(() => breaker.on("opened", () => {}), RangeError);
+});
+
+test("tryAcquire, wrap, snapshots and dispose", async () => {
+  const { breaker, clock } = await opened();
+  assert.equal(breaker.tryAcquire(), null);
+  clock.now = 1000;
+  const permit = breaker.tryAcquire();
+  assert.equal(permit.isTrial, true);
+  permit.success();
+  assert.throws(() => permit.success(), /already reported/);
+  const add = breaker.wrap((a, b) => a + b);
+  assert.equal(await add(2, 3), 5);
+  const snapshot = JSON.parse(JSON.stringify(breaker.snapshot()));
+  const restored = CircuitBreaker.restore(snapshot, { failureTolerance: 0, resetTimeout: 1000, clock });
+  assert.equal(restored.stats().successes, 2);
+  breaker.dispose();
+  breaker.dispose();
+  assert.throws(() => breaker.state, /disposed/);
+});
+
+const badOptions = [
+  [{ failureTolerance: -1 }, RangeError, "failureTolerance"],
+  [{ failureTolerance: 1.5 }, RangeError, "failureTolerance"],
+  [{ failureTolerance: "5" }, TypeError, "failureTolerance"],
+  [{ failureRate: 3 }, TypeError, "failureRate"],
+  [{ failureRate: { threshold: 2, minimumCalls: 1, windowCalls: 5 } }, RangeError, "failureRate.threshold"],
+  [{ failureRate: { threshold: NaN, minimumCalls: 1, windowCalls: 5 } }, RangeError, "failureRate.threshold"],
+  [{ failureRate: { threshold: 0.5, minimumCalls: 1, windowCall: 5 } }, TypeError, "failureRate"],
+  [{ failureRate: { threshold: 0.5, minimumCalls: 1, windowCalls: 5, windowDuration: 10 } }, TypeError, "failureRate"],
+  [{ slowCallDuration: 0 }, RangeError, "slowCallDuration"],
+  [{ resetTimeout: -1 }, RangeError, "resetTimeout"],
+  [{ resetTimeout: Infinity }, RangeError, "resetTimeout"],
+  [{ backoff: { multiplier: 0.5, maxResetTimeout: 60000 } }, RangeError, "backoff.multiplier"],
+  [{ backoff: { multiplier: 2, maxResetTimeout: 1 } }, RangeError, "backoff.maxResetTimeout"],
+  [{ backoff: { multiplier: 2, maxResetTimeout: 60000, jitter: 2 } }, RangeError, "backoff.jitter"],
+  [{ halfOpenMaxCalls: 0 }, RangeError, "halfOpenMaxCalls"],
+  [{ successThreshold: 0 }, RangeError, "successThreshold"],
+  [{ trialTimeout: 0 }, RangeError, "trialTimeout"],
+  [{ callTimeout: 0 }, RangeError, "callTimeout"],
+  [{ callTimeout: "1s" }, TypeError, "callTimeout"],
+  [{ isFailure: true }, TypeError, "isFailure"],
+  [{ isResultFailure: 1 }, TypeError, "isResultFailure"],
+  [{ clock: 5 }, TypeError, "clock"],
+  [{ name: 5 }, TypeError, "name"],
+  [{ seed: -1 }, RangeError, "seed"],
+];
+
+for (const [options, ErrorType, option] of badOptions) {
+  test(`bad option ${JSON.stringify(options)} is a ${ErrorType.name} naming ${option}`, () => {
+    assert.throws(() => new CircuitBreaker(options), (error) => {
+      assert.equal(error.constructor, ErrorType, `${error.name}: ${error.message}`);
+      assert.ok(error.message.startsWith(`${option} `), error.message);
+      return true;
+    });
+  });
+}
+
+test("the exported names match the core's", () => {
+  assert.deepEqual(STATES, ["closed", "open", "half_open", "forced_open", "forced_closed"]);
+  assert.equal(REASONS.length, 9);
+  assert.ok(OPTION_NAMES.includes("failureRate.windowDuration"));
+});

@@ -1,0 +1,54 @@
+// Packaging: the packed tarball (npm pack), installed into a fresh project,
+// works with `import` and `require`, and its types check with tsc
+// (including type errors that must be reported).
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const pkg = join(dirname(fileURLToPath(import.meta.url)), "..");
+let project;
+
+before(() => {
+  const work = mkdtempSync(join(tmpdir(), "tripgate-pack-"));
+  const packed = execFileSync("npm", ["pack", "--silent", "--pack-destination", work], { cwd: pkg, encoding: "utf8" }).trim().split("\n").at(-1);
+  project = join(work, "project");
+  mkdirSync(project);
+  writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true }));
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", join(work, packed)], { cwd: project });
+});
+
+const SCRIPT = `
+  const b = new CircuitBreaker({ failureTolerance: 0, resetTimeout: 60000 });
+  b.execute(() => { throw new Error("down"); }).catch(() => b.execute(() => 1)).catch((e) => {
+    if (!(e instanceof CircuitOpenError) || e.code !== "circuit_open") throw new Error("not a CircuitOpenError: " + e);
+    console.log(b.state);
+  });`;
+
+test("Node ESM import of the packed package", () => {
+  writeFileSync(join(project, "esm.mjs"), `import { CircuitBreaker, CircuitOpenError } from "tripgate";${SCRIPT}`);
+  assert.equal(execFileSync("node", ["esm.mjs"], { cwd: project, encoding: "utf8" }).trim(), "open");
+});
+
+test("Node CJS require of the packed package", () => {
+  writeFileSync(join(project, "cjs.cjs"), `const { CircuitBreaker, CircuitOpenError } = require("tripgate");${SCRIPT}`);
+  assert.equal(execFileSync("node", ["cjs.cjs"], { cwd: project, encoding: "utf8" }).trim(), "open");
+});
+
+test("tsc --noEmit accepts correct use and rejects the marked mistakes", () => {
+  copyFileSync(join(pkg, "test", "types", "usage.ts"), join(project, "usage.ts"));
+  const tsc = join(pkg, "node_modules", "typescript", "bin", "tsc");
+  const args = ["--noEmit", "--strict", "--target", "es2022", "--module", "nodenext", "--moduleResolution", "nodenext", "--lib", "es2022,dom"];
+  execFileSync("node", [tsc, ...args, "usage.ts"], { cwd: project, encoding: "utf8" });
+  // Without the expect-error markers the same file must fail: the type tests really test.
+  const unmarked = execFileSync("node", ["-e", "process.stdout.write(require('fs').readFileSync('usage.ts','utf8').replace(/\\/\\/ @ts-expect-error.*\\n/g, ''))"], { cwd: project, encoding: "utf8" });
+  writeFileSync(join(project, "unmarked.ts"), unmarked);
+  assert.throws(() => execFileSync("node", [tsc, ...args, "unmarked.ts"], { cwd: project, encoding: "utf8", stdio: "pipe" }), (error) => {
+    const errors = String(error.stdout).match(/error TS/g) ?? [];
+    assert.equal(errors.length, 6, String(error.stdout));
+    return true;
+  });
+});

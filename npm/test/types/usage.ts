@@ -1,0 +1,66 @@
+// Type tests: this file must compile with `tsc --noEmit --strict`; each
+// `@ts-expect-error` line must fail to compile (tsc reports it if it does not).
+import { CallTimeoutError, CircuitBreaker, CircuitOpenError, type Stats, type State, type StateChange } from "tripgate";
+
+interface Reply {
+  status: number;
+}
+
+const breaker = new CircuitBreaker<Reply>({
+  failureTolerance: 3,
+  resetTimeout: 10_000,
+  callTimeout: 2_000,
+  failureRate: { threshold: 0.5, minimumCalls: 10, windowDuration: 60_000 },
+  backoff: { multiplier: 2, maxResetTimeout: 60_000, jitter: 0.1 },
+  isResultFailure: (res) => res.status >= 500,
+  name: "api",
+});
+
+async function main(): Promise<void> {
+  const reply: Reply = await breaker.execute(async ({ signal }) => {
+    void signal.aborted;
+    return { status: 200 };
+  });
+  void reply;
+  const get = breaker.wrap((id: number, verbose: boolean) => Promise.resolve({ status: id + (verbose ? 1 : 0) }));
+  const r: Reply = await get(1, true);
+  void r;
+  // @ts-expect-error: wrap keeps fn's parameters
+  await get("1", true);
+  const state: State = breaker.state;
+  const stats: Stats = breaker.stats();
+  const after: number | null = breaker.retryAfter;
+  void [state, stats, after];
+  const off = breaker.on("stateChange", (change: StateChange) => void change.reason);
+  off();
+  // @ts-expect-error: no such event
+  breaker.on("opened", () => {});
+  // @ts-expect-error: a stateChange payload has no status
+  breaker.on("stateChange", (change) => void change.status);
+  const permit = breaker.tryAcquire();
+  if (permit !== null) {
+    permit.success();
+  }
+  try {
+    await breaker.execute(() => ({ status: 1 }));
+  } catch (error) {
+    if (error instanceof CircuitOpenError) {
+      const retry: number | null = error.retryAfter;
+      const code: "circuit_open" = error.code;
+      void [retry, code];
+    } else if (error instanceof CallTimeoutError) {
+      void error.timeout;
+    }
+  }
+  const restored = CircuitBreaker.restore(breaker.snapshot(), { resetTimeout: 5 });
+  restored.dispose();
+}
+
+// @ts-expect-error: failureTolerance is a number
+new CircuitBreaker({ failureTolerance: "3" });
+// @ts-expect-error: a failure rate takes one window, not both
+new CircuitBreaker({ failureRate: { threshold: 0.5, minimumCalls: 2, windowCalls: 5, windowDuration: 100 } });
+// @ts-expect-error: unknown option
+new CircuitBreaker({ resetTimeot: 5 });
+
+void main;
