@@ -107,4 +107,4 @@ js-build: tools-js ## Build the wasm module and the npm package into npm/dist
 
 .PHONY: test-js
 test-js: js-build ## JS: conformance runner and behaviour tests (node --test)
-	cd npm && node --test test/
+	cd npm && node --expose-gc --test test/

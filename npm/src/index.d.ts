@@ -16,6 +16,8 @@ export declare const STATES: readonly State[];
 export declare const REASONS: readonly Reason[];
 export declare const OPTION_NAMES: readonly string[];
 export declare const EVENTS: readonly EventName[];
+/** Bytes of WebAssembly memory in use by every breaker together (a diagnostic for leak checks). */
+export declare function wasmMemoryBytes(): number;
 
 /** Trip when the window holds at least `minimumCalls` outcomes and failures/outcomes >= threshold. Exactly one window. */
 export type FailureRateOptions =

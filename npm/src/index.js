@@ -8,7 +8,12 @@ import { wasmBytes } from "../wasm/bytes.js";
 // Instantiated synchronously from embedded bytes, so no init step, no fetch
 // and no top-level await: the same file works in Node (import and require),
 // browsers and bundlers.
-initSync({ module: wasmBytes() });
+const wasm = initSync({ module: wasmBytes() });
+
+/** Bytes of WebAssembly memory in use by every breaker together (a diagnostic for leak checks). */
+export function wasmMemoryBytes() {
+  return wasm.memory.buffer.byteLength;
+}
 
 /** The state names, in the order the machine indexes them. */
 export const STATES = Object.freeze(stateNames());

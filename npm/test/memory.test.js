@@ -1,0 +1,38 @@
+// 1,000,000 execute() calls leave the JS heap and the wasm memory flat.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { CircuitBreaker, wasmMemoryBytes } from "../dist/index.js";
+
+test("a million execute() calls leave the JS heap and wasm memory flat", async () => {
+  const breaker = new CircuitBreaker({ failureTolerance: 1e9 });
+  // Rejections too: an open breaker alongside.
+  const open = new CircuitBreaker({ failureTolerance: 0 });
+  open.forceOpen();
+  const fn = () => 1;
+  const run = async (n) => {
+    for (let i = 0; i < n; i++) {
+      await breaker.execute(fn);
+      if (i % 10 === 0) {
+        await open.execute(fn).catch(() => {});
+      }
+    }
+  };
+  const heap = () => {
+    globalThis.gc?.();
+    return process.memoryUsage().heapUsed;
+  };
+  await run(100_000); // warm up
+  const before = { heap: heap(), buffers: wasmMemoryBytes() };
+  await run(1_000_000);
+  const after = { heap: heap(), buffers: wasmMemoryBytes() };
+  const stats = breaker.stats();
+  assert.equal(stats.successes, 1_100_000);
+  assert.equal(stats.inFlight, 0);
+  console.log(
+    `memory: JS heap ${(before.heap / 1e6).toFixed(1)} MB -> ${(after.heap / 1e6).toFixed(1)} MB, ` +
+      `wasm memory ${(before.buffers / 1e6).toFixed(2)} MB -> ${(after.buffers / 1e6).toFixed(2)} MB`,
+  );
+  assert.equal(after.buffers, before.buffers, "wasm memory grew");
+  assert.ok(after.heap - before.heap < 4_000_000, `JS heap grew by ${after.heap - before.heap} bytes`);
+});
