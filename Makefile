@@ -93,10 +93,14 @@ bench-python: python-build $(VENV)/.bench-installed ## Python package vs pybreak
 # ---- JavaScript -----------------------------------------------------------
 
 .PHONY: tools-js
-tools-js: tools-rust ## Install wasm-bindgen-cli (the exact version of the crate) and npm packages
+tools-js: tools-rust npm/node_modules/.installed ## Install wasm-bindgen-cli (the crate's exact version), npm packages and Chromium
 	@wasm-bindgen --version 2>/dev/null | grep -qx 'wasm-bindgen $(WASM_BINDGEN_VERSION)' || \
 		$(CARGO) install -q wasm-bindgen-cli --version =$(WASM_BINDGEN_VERSION)
-	@test -d npm/node_modules/esbuild -a -d npm/node_modules/typescript || (cd npm && npm install --no-audit --no-fund --loglevel=error)
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+npm/node_modules/.installed: npm/package-lock.json
+	cd npm && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 .PHONY: js-build
 js-build: tools-js ## Build the wasm module and the npm package into npm/dist
@@ -106,5 +110,5 @@ js-build: tools-js ## Build the wasm module and the npm package into npm/dist
 	cd npm && node scripts/build.mjs
 
 .PHONY: test-js
-test-js: js-build ## JS: conformance runner and behaviour tests (node --test)
+test-js: js-build ## JS: conformance, behaviour, memory, packaging (ESM, CJS, tsc) and browser (Chromium, Vite) tests
 	cd npm && node --expose-gc --test test/
