@@ -55,7 +55,7 @@ demo: tools-rust ## Run the demo: a breaker against a simulated flaky dependency
 	$(CARGO) run -q --release -p tripgate-examples --bin simulated_outage
 
 .PHONY: bench
-bench: bench-rust bench-python ## All benchmarks against peers; see docs/benchmarks.md
+bench: bench-rust bench-python bench-js ## All benchmarks against peers; see docs/benchmarks.md
 
 .PHONY: bench-rust
 bench-rust: tools-rust ## Rust core vs recloser and failsafe (3 runs, medians)
@@ -112,3 +112,8 @@ js-build: tools-js ## Build the wasm module and the npm package into npm/dist
 .PHONY: test-js
 test-js: js-build ## JS: conformance, behaviour, memory, packaging (ESM, CJS, tsc) and browser (Chromium, Vite) tests
 	cd npm && node --expose-gc --test test/
+
+.PHONY: bench-js
+bench-js: js-build ## npm package vs cockatiel and opossum, and bundle sizes
+	@test -d bench/js/node_modules/cockatiel || (cd bench/js && npm ci --no-audit --no-fund --loglevel=error)
+	node bench/js/bench.mjs

@@ -14,6 +14,7 @@ use wasm_bindgen::prelude::*;
 const STALE: u32 = 1;
 const SLOW: u32 = 2;
 const TRANSITIONED: u32 = 4;
+const NEEDS_CLOCK: u32 = 8;
 
 fn nanos(ms: f64) -> u64 {
     if ms.is_finite() && ms > 0.0 {
@@ -54,7 +55,7 @@ impl WasmBreaker {
     #[wasm_bindgen(constructor)]
     pub fn new(options: &JsValue, now: f64) -> Result<WasmBreaker, JsValue> {
         let parsed = options::parse(options)?;
-        let machine = Machine::new(parsed.config, nanos(now)).map_err(|e| JsValue::from(js_sys::RangeError::new(&e.to_string())))?;
+        let machine = Machine::new(parsed.config, nanos(now)).map_err(options::config_error)?;
         Ok(Self::around(machine, parsed.call_timeout))
     }
 
@@ -80,12 +81,17 @@ impl WasmBreaker {
             set(&error, "field", field);
             error.into()
         };
-        let snapshot: Snapshot = serde_json::from_str(snapshot)
-            .map_err(|e| invalid("snapshot", format!("invalid snapshot: not of the snapshot format ({e})")))?;
-        let machine = Machine::restore(parsed.config, &snapshot, nanos(now)).map_err(|e| match &e {
-            RestoreError::Snapshot { field, .. } => invalid(field, e.to_string()),
-            RestoreError::Config(_) => js_sys::RangeError::new(&e.to_string()).into(),
+        let snapshot: Snapshot = serde_json::from_str(snapshot).map_err(|e| {
+            invalid(
+                "snapshot",
+                format!("invalid snapshot: not of the snapshot format ({e})"),
+            )
         })?;
+        let machine =
+            Machine::restore(parsed.config, &snapshot, nanos(now)).map_err(|e| match &e {
+                RestoreError::Snapshot { field, .. } => invalid(field, e.to_string()),
+                RestoreError::Config(c) => options::config_error(c.clone()),
+            })?;
         Ok(Self::around(machine, parsed.call_timeout))
     }
 
@@ -121,7 +127,9 @@ impl WasmBreaker {
             }
             Decision::Rejected(r) => {
                 self.rejected_state = r.state;
-                self.rejected_retry_after = r.retry_after.map_or(f64::NAN, |d| d.as_nanos() as f64 / 1e6);
+                self.rejected_retry_after = r
+                    .retry_after
+                    .map_or(f64::NAN, |d| d.as_nanos() as f64 / 1e6);
                 -1.0
             }
         }
@@ -155,27 +163,35 @@ impl WasmBreaker {
         u32::from(report.stale) * STALE
             | u32::from(report.slow) * SLOW
             | u32::from(self.machine.has_transitions()) * TRANSITIONED
+            | u32::from(self.machine.needs_clock()) * NEEDS_CLOCK
     }
 
     fn permit(generation: f64, acquired_at: f64, trial: f64) -> Permit {
         Permit::from_raw(generation as u64, acquired_at as u64, trial as u64)
     }
 
-    /// Reports success; returns flags (1 stale, 2 slow, 4 transitions pending).
+    /// Reports success; returns flags (1 stale, 2 slow, 4 transitions
+    /// pending, 8 the next acquire needs the current time).
     pub fn success(&mut self, generation: f64, acquired_at: f64, trial: f64, now: f64) -> u32 {
-        let report = self.machine.on_success(Self::permit(generation, acquired_at, trial), nanos(now));
+        let report = self
+            .machine
+            .on_success(Self::permit(generation, acquired_at, trial), nanos(now));
         self.flags(report)
     }
 
     /// Reports failure; returns flags as `success`.
     pub fn failure(&mut self, generation: f64, acquired_at: f64, trial: f64, now: f64) -> u32 {
-        let report = self.machine.on_failure(Self::permit(generation, acquired_at, trial), nanos(now));
+        let report = self
+            .machine
+            .on_failure(Self::permit(generation, acquired_at, trial), nanos(now));
         self.flags(report)
     }
 
     /// Releases the permit; returns flags as `success`.
     pub fn release(&mut self, generation: f64, acquired_at: f64, trial: f64, now: f64) -> u32 {
-        let report = self.machine.release(Self::permit(generation, acquired_at, trial), nanos(now));
+        let report = self
+            .machine
+            .release(Self::permit(generation, acquired_at, trial), nanos(now));
         self.flags(report)
     }
 
@@ -187,7 +203,9 @@ impl WasmBreaker {
     /// Milliseconds until a trial is admitted (NaN unless open).
     #[wasm_bindgen(js_name = retryAfter)]
     pub fn retry_after(&mut self, now: f64) -> f64 {
-        self.machine.retry_after(nanos(now)).map_or(f64::NAN, |d| d.as_nanos() as f64 / 1e6)
+        self.machine
+            .retry_after(nanos(now))
+            .map_or(f64::NAN, |d| d.as_nanos() as f64 / 1e6)
     }
 
     /// The stats as a plain object (camelCase keys, milliseconds).
@@ -207,11 +225,25 @@ impl WasmBreaker {
         set(&o, "consecutiveFailures", s.consecutive_failures);
         set(&o, "windowCalls", s.window_calls);
         set(&o, "windowFailures", s.window_failures);
-        set(&o, "failureRate", s.failure_rate.map_or(JsValue::NULL, JsValue::from));
+        set(
+            &o,
+            "failureRate",
+            s.failure_rate.map_or(JsValue::NULL, JsValue::from),
+        );
         set(&o, "trialsInFlight", s.trials_in_flight);
         set(&o, "inFlight", s.in_flight() as f64);
-        set(&o, "lastTransitionAt", s.last_transition_at.map_or(JsValue::NULL, |t| millis(t).into()));
-        set(&o, "retryAfter", s.retry_after.map_or(JsValue::NULL, |d| (d.as_nanos() as f64 / 1e6).into()));
+        set(
+            &o,
+            "lastTransitionAt",
+            s.last_transition_at
+                .map_or(JsValue::NULL, |t| millis(t).into()),
+        );
+        set(
+            &o,
+            "retryAfter",
+            s.retry_after
+                .map_or(JsValue::NULL, |d| (d.as_nanos() as f64 / 1e6).into()),
+        );
         o
     }
 
@@ -261,11 +293,17 @@ pub fn state_names() -> Vec<String> {
 /// The transition reasons.
 #[wasm_bindgen(js_name = reasonNames)]
 pub fn reason_names() -> Vec<String> {
-    tripgate_core::Reason::ALL.iter().map(|r| r.name().to_string()).collect()
+    tripgate_core::Reason::ALL
+        .iter()
+        .map(|r| r.name().to_string())
+        .collect()
 }
 
 /// The canonical option names, in JS spelling.
 #[wasm_bindgen(js_name = optionNames)]
 pub fn option_names() -> Vec<String> {
-    tripgate_core::config::OPTION_NAMES.iter().map(|o| options::camel(o)).collect()
+    tripgate_core::config::OPTION_NAMES
+        .iter()
+        .map(|o| options::camel(o))
+        .collect()
 }

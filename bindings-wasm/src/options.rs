@@ -2,7 +2,7 @@
 //! A value of the wrong type is a `TypeError`, one out of range a
 //! `RangeError`; both name the option (in camelCase) and show the value.
 
-use js_sys::{Reflect, RangeError, TypeError};
+use js_sys::{RangeError, Reflect, TypeError};
 use tripgate_core::config::convert;
 use tripgate_core::{Backoff, Config, ConfigError, FailureRate, Window};
 use wasm_bindgen::prelude::*;
@@ -29,7 +29,10 @@ pub fn camel(option: &str) -> String {
 /// `String(n)` prints them.
 pub fn show(value: &JsValue) -> String {
     if let Some(n) = value.as_f64() {
-        return js_sys::Number::from(n).to_string(10).map(String::from).unwrap_or_default();
+        return js_sys::Number::from(n)
+            .to_string_with_radix(10)
+            .map(String::from)
+            .unwrap_or_default();
     }
     if let Some(b) = value.as_bool() {
         return b.to_string();
@@ -37,18 +40,37 @@ pub fn show(value: &JsValue) -> String {
     if value.is_function() {
         return "a function".into();
     }
-    match js_sys::JSON::stringify(value).ok().and_then(|s| s.as_string()) {
+    match js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|s| s.as_string())
+    {
         Some(text) => text,
         None => value.js_typeof().as_string().unwrap_or_default(),
     }
 }
 
 fn type_error(option: &str, expected: &str, value: &JsValue) -> JsValue {
-    TypeError::new(&format!("{} must be {expected}, got {}", camel(option), show(value))).into()
+    TypeError::new(&format!(
+        "{} must be {expected}, got {}",
+        camel(option),
+        show(value)
+    ))
+    .into()
 }
 
 fn range_error(option: &str, requirement: &str, value: &JsValue) -> JsValue {
-    RangeError::new(&format!("{} {requirement}, got {}", camel(option), show(value))).into()
+    RangeError::new(&format!(
+        "{} {requirement}, got {}",
+        camel(option),
+        show(value)
+    ))
+    .into()
+}
+
+/// A core validation error as a `RangeError` (without formatting numbers in
+/// Rust: float formatting would add kilobytes to the module).
+pub fn config_error(e: ConfigError) -> JsValue {
+    RangeError::new(&format!("{} {}", camel(e.option), e.requirement)).into()
 }
 
 /// Options as given, so that the core's validation errors can show the
@@ -62,7 +84,7 @@ impl Given {
     fn error(&self, e: ConfigError) -> JsValue {
         match self.values.iter().find(|(o, _)| *o == e.option) {
             Some((_, v)) => range_error(e.option, e.requirement, v),
-            None => RangeError::new(&format!("{} {}", camel(e.option), e.requirement)).into(),
+            None => config_error(e),
         }
     }
 }
@@ -73,7 +95,9 @@ fn get(object: &JsValue, key: &str) -> Result<Option<JsValue>, JsValue> {
 }
 
 fn number(given: &mut Given, option: &'static str, value: JsValue) -> Result<f64, JsValue> {
-    let n = value.as_f64().ok_or_else(|| type_error(option, "a number", &value))?;
+    let n = value
+        .as_f64()
+        .ok_or_else(|| type_error(option, "a number", &value))?;
     given.values.push((option, value));
     Ok(n)
 }
@@ -83,9 +107,14 @@ fn count(given: &mut Given, option: &'static str, value: JsValue) -> Result<u32,
     convert::count(option, n).map_err(|e| range_error(option, e.requirement, &value))
 }
 
-fn millis(given: &mut Given, option: &'static str, value: JsValue) -> Result<std::time::Duration, JsValue> {
+fn millis(
+    given: &mut Given,
+    option: &'static str,
+    value: JsValue,
+) -> Result<std::time::Duration, JsValue> {
     let n = number(given, option, value.clone())?;
-    convert::duration(option, n, convert::NANOS_PER_MILLI).map_err(|e| range_error(option, e.requirement, &value))
+    convert::duration(option, n, convert::NANOS_PER_MILLI)
+        .map_err(|e| range_error(option, e.requirement, &value))
 }
 
 fn nested(option: &'static str, value: JsValue, known: &[&str]) -> Result<JsValue, JsValue> {
@@ -98,7 +127,11 @@ fn nested(option: &'static str, value: JsValue, known: &[&str]) -> Result<JsValu
             return Err(TypeError::new(&format!(
                 "{} has an unknown key {key:?}; expected {}",
                 camel(option),
-                known.iter().map(|k| camel(k)).collect::<Vec<_>>().join(", ")
+                known
+                    .iter()
+                    .map(|k| camel(k))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
             .into());
         }
@@ -121,7 +154,9 @@ pub fn parse(options: &JsValue) -> Result<JsOptions, JsValue> {
     } else if options.is_object() {
         options.clone()
     } else {
-        return Err(TypeError::new(&format!("options must be an object, got {}", show(options))).into());
+        return Err(
+            TypeError::new(&format!("options must be an object, got {}", show(options))).into(),
+        );
     };
     let mut given = Given::default();
     let mut config = Config::default();
@@ -132,12 +167,23 @@ pub fn parse(options: &JsValue) -> Result<JsOptions, JsValue> {
         let rate = nested(
             "failure_rate",
             rate,
-            &["threshold", "minimum_calls", "window_calls", "window_duration"],
+            &[
+                "threshold",
+                "minimum_calls",
+                "window_calls",
+                "window_duration",
+            ],
         )?;
         let required = |key: &str, option: &str| -> Result<JsValue, JsValue> {
-            get(&rate, key)?.ok_or_else(|| TypeError::new(&format!("failureRate needs {}", camel(option))).into())
+            get(&rate, key)?.ok_or_else(|| {
+                TypeError::new(&format!("failureRate needs {}", camel(option))).into()
+            })
         };
-        let threshold = number(&mut given, "failure_rate.threshold", required("threshold", "threshold")?)?;
+        let threshold = number(
+            &mut given,
+            "failure_rate.threshold",
+            required("threshold", "threshold")?,
+        )?;
         let minimum_calls = count(
             &mut given,
             "failure_rate.minimum_calls",
@@ -145,8 +191,16 @@ pub fn parse(options: &JsValue) -> Result<JsOptions, JsValue> {
         )?;
         let window = match (get(&rate, "windowCalls")?, get(&rate, "windowDuration")?) {
             (Some(n), None) => Window::Calls(count(&mut given, "failure_rate.window_calls", n)?),
-            (None, Some(d)) => Window::Duration(millis(&mut given, "failure_rate.window_duration", d)?),
-            _ => return Err(type_error("failure_rate", "given exactly one of windowCalls and windowDuration", &rate)),
+            (None, Some(d)) => {
+                Window::Duration(millis(&mut given, "failure_rate.window_duration", d)?)
+            }
+            _ => {
+                return Err(type_error(
+                    "failure_rate",
+                    "given exactly one of windowCalls and windowDuration",
+                    &rate,
+                ))
+            }
         };
         config.failure_rate = Some(FailureRate {
             threshold,
@@ -162,8 +216,10 @@ pub fn parse(options: &JsValue) -> Result<JsOptions, JsValue> {
     }
     if let Some(b) = get(&options, "backoff")? {
         let b = nested("backoff", b, &["multiplier", "max_reset_timeout", "jitter"])?;
-        let multiplier = get(&b, "multiplier")?.ok_or_else(|| JsValue::from(TypeError::new("backoff needs multiplier")))?;
-        let max = get(&b, "maxResetTimeout")?.ok_or_else(|| JsValue::from(TypeError::new("backoff needs maxResetTimeout")))?;
+        let multiplier = get(&b, "multiplier")?
+            .ok_or_else(|| JsValue::from(TypeError::new("backoff needs multiplier")))?;
+        let max = get(&b, "maxResetTimeout")?
+            .ok_or_else(|| JsValue::from(TypeError::new("backoff needs maxResetTimeout")))?;
         config.backoff = Some(Backoff {
             multiplier: number(&mut given, "backoff.multiplier", multiplier)?,
             max_reset_timeout: millis(&mut given, "backoff.max_reset_timeout", max)?,
@@ -184,21 +240,32 @@ pub fn parse(options: &JsValue) -> Result<JsOptions, JsValue> {
     }
     if let Some(v) = get(&options, "seed")? {
         let n = number(&mut given, "seed", v.clone())?;
-        config.seed = Some(convert::seed("seed", n).map_err(|e| range_error("seed", e.requirement, &v))?);
+        config.seed =
+            Some(convert::seed("seed", n).map_err(|e| range_error("seed", e.requirement, &v))?);
     }
     config.validate().map_err(|e| given.error(e))?;
 
     let call_timeout = match get(&options, "callTimeout")? {
         None => None,
         Some(v) => {
-            let ms = v.as_f64().ok_or_else(|| type_error("call_timeout", "a number", &v))?;
+            let ms = v
+                .as_f64()
+                .ok_or_else(|| type_error("call_timeout", "a number", &v))?;
             if !(ms.is_finite() && ms > 0.0) {
-                return Err(range_error("call_timeout", "must be a finite number greater than 0", &v));
+                return Err(range_error(
+                    "call_timeout",
+                    "must be a finite number greater than 0",
+                    &v,
+                ));
             }
             Some(ms)
         }
     };
-    for (key, option) in [("isFailure", "is_failure"), ("isResultFailure", "is_result_failure"), ("clock", "clock")] {
+    for (key, option) in [
+        ("isFailure", "is_failure"),
+        ("isResultFailure", "is_result_failure"),
+        ("clock", "clock"),
+    ] {
         if let Some(f) = get(&options, key)? {
             if !f.is_function() {
                 return Err(type_error(option, "a function", &f));
@@ -210,5 +277,8 @@ pub fn parse(options: &JsValue) -> Result<JsOptions, JsValue> {
             return Err(type_error("name", "a string", &name));
         }
     }
-    Ok(JsOptions { config, call_timeout })
+    Ok(JsOptions {
+        config,
+        call_timeout,
+    })
 }

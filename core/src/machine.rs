@@ -362,17 +362,19 @@ impl Machine {
     }
 
     /// Whether [`Machine::try_acquire`], [`Machine::on_success`] and
-    /// [`Machine::release`] need the current time. Where this is false (closed
-    /// or forced-closed, with no slow-call limit and no time window) they do
-    /// not depend on time, and a caller may pass [`Machine::latest_time`]
-    /// instead of reading its clock. [`Machine::on_failure`] always needs the
-    /// current time: it may open the breaker, and the open timer starts then.
+    /// [`Machine::release`] need the current time. Where this is false
+    /// (closed, forced-closed or forced-open, with no slow-call limit and no
+    /// time window) they do not depend on time: a caller may pass
+    /// [`Machine::latest_time`] (or any earlier time) instead of reading its
+    /// clock, and the issue time of a permit acquired then is never used.
+    /// [`Machine::on_failure`] always needs the current time: it may open the
+    /// breaker, and the open timer starts then.
     pub fn needs_clock(&self) -> bool {
         let time_window = matches!(
             self.settings.failure_rate.as_ref().map(|r| r.window),
             Some(crate::config::WindowSettings::Buckets { .. })
         );
-        !matches!(self.state, State::Closed | State::ForcedClosed)
+        matches!(self.state, State::Open | State::HalfOpen)
             || time_window
             || self.settings.slow_call_nanos.is_some()
     }

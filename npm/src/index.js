@@ -24,9 +24,21 @@ export const OPTION_NAMES = Object.freeze(optionNames());
 /** The events `on()` accepts. */
 export const EVENTS = Object.freeze(["stateChange", "success", "failure", "rejected", "timeout", "error"]);
 
+// Report flags from the wasm machine.
 const STALE = 1;
 const SLOW = 2;
 const TRANSITIONED = 4;
+const NEEDS_CLOCK = 8;
+
+/** What `fn` receives from execute(): the signal is created only if read. */
+class CallContext {
+  #controller;
+
+  get signal() {
+    this.#controller ??= new AbortController();
+    return this.#controller.signal;
+  }
+}
 
 /** Base of tripgate's errors: each has a stable `code`. */
 export class TripgateError extends Error {
@@ -103,6 +115,8 @@ export class CircuitBreaker {
   #name;
   #listeners = new Map();
   #disposed = false;
+  /** Whether the machine needs the current time for its next acquire (kept from its own answers). */
+  #timed = true;
 
   constructor(options = {}) {
     const given = options ?? {};
@@ -131,6 +145,7 @@ export class CircuitBreaker {
     this.#isResultFailure = given.isResultFailure;
     this.#callTimeout = this.#wasm.callTimeout;
     this.#name = given.name;
+    this.#timed = this.#wasm.needsClock();
   }
 
   /**
@@ -163,6 +178,7 @@ export class CircuitBreaker {
 
   #drain() {
     const w = this.#wasm;
+    this.#timed = w.needsClock();
     for (let t = w.pollTransition(); t !== undefined; t = w.pollTransition()) {
       this.#emit("stateChange", t);
     }
@@ -258,40 +274,56 @@ export class CircuitBreaker {
     return JSON.parse(this.#machine().snapshotJson(this.#clock()));
   }
 
-  /** Asks for a permit: the raw parts, or null after emitting the rejection. */
+  /**
+   * Asks for a permit: its raw parts, or a rejection (emitted). Where the
+   * machine does not depend on time (closed, no time-based option) no clock
+   * is read and the permit is a plain generation: such a permit is never a
+   * trial and its issue time is never used.
+   */
   #acquire() {
-    const w = this.#machine();
-    const timed = w.needsClock();
-    // Where the machine does not depend on time, no clock is read: the
-    // machine treats an earlier time as its latest one.
-    const generation = w.acquire(timed ? this.#clock() : 0);
-    if (timed) {
+    if (this.#disposed) {
+      throw new TypeError("this CircuitBreaker was disposed");
+    }
+    const w = this.#wasm;
+    if (!this.#timed) {
+      const generation = w.acquire(0);
+      if (generation >= 0) {
+        return { generation, acquiredAt: 0, trial: 0 };
+      }
+    } else {
+      const generation = w.acquire(this.#clock());
       this.#drain();
+      if (generation >= 0) {
+        return { generation, acquiredAt: w.lastAcquiredAt(), trial: w.lastTrial() };
+      }
     }
-    if (generation < 0) {
-      const retryAfter = w.rejectedRetryAfter();
-      const rejection = { state: STATES[w.rejectedState()], retryAfter: Number.isNaN(retryAfter) ? null : retryAfter };
-      this.#emit("rejected", rejection);
-      return rejection;
-    }
-    return { generation, acquiredAt: w.lastAcquiredAt(), trial: w.lastTrial() };
+    const retryAfter = w.rejectedRetryAfter();
+    const rejection = { state: STATES[w.rejectedState()], retryAfter: Number.isNaN(retryAfter) ? null : retryAfter };
+    this.#emit("rejected", rejection);
+    return rejection;
   }
 
-  /** Reports a permit: "success", "failure" or "release". Returns the report flags. */
-  #report(permit, outcome, details) {
-    const w = this.#wasm;
+  /** Reports a permit: "success", "failure" or "release". */
+  #report(permit, outcome, error) {
     if (this.#disposed) {
-      return 0;
+      return;
     }
-    const now = outcome === "failure" || w.needsClock() ? this.#clock() : 0;
-    const flags = w[outcome](permit.generation, permit.acquiredAt, permit.trial, now);
+    const w = this.#wasm;
+    const now = outcome === "failure" || this.#timed ? this.#clock() : 0;
+    const { generation, acquiredAt, trial } = permit;
+    const flags =
+      outcome === "success"
+        ? w.success(generation, acquiredAt, trial, now)
+        : outcome === "failure"
+          ? w.failure(generation, acquiredAt, trial, now)
+          : w.release(generation, acquiredAt, trial, now);
+    this.#timed = (flags & NEEDS_CLOCK) !== 0;
     if (flags & TRANSITIONED) {
       this.#drain();
     }
-    if (outcome !== "release") {
-      this.#emit(outcome, { ...details, stale: (flags & STALE) !== 0, slow: (flags & SLOW) !== 0 });
+    if (this.#listeners.size !== 0 && outcome !== "release" && this.#listeners.has(outcome)) {
+      this.#emit(outcome, { error, stale: (flags & STALE) !== 0, slow: (flags & SLOW) !== 0 });
     }
-    return flags;
   }
 
   /**
@@ -300,7 +332,7 @@ export class CircuitBreaker {
    */
   tryAcquire() {
     const permit = this.#acquire();
-    return "generation" in permit ? new Permit(this, permit, (p, outcome) => this.#report(p, outcome, {})) : null;
+    return "generation" in permit ? new Permit(permit, (p, outcome) => this.#report(p, outcome, undefined)) : null;
   }
 
   #classifyError(error) {
@@ -338,40 +370,34 @@ export class CircuitBreaker {
     if (typeof fn !== "function") {
       return Promise.reject(new TypeError(`execute needs a function, got ${String(fn)}`));
     }
-    const permit = this.#acquire();
+    let permit;
+    try {
+      permit = this.#acquire();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (!("generation" in permit)) {
       return Promise.reject(new CircuitOpenError(permit.state, permit.retryAfter, this.#name));
     }
     const callerSignal = options?.signal;
     const timeout = this.#callTimeout;
     if (timeout === undefined && callerSignal === undefined) {
-      // The fast path: no timer, and an AbortController only if fn reads `signal`.
-      let controller;
-      const context = {
-        get signal() {
-          controller ??= new AbortController();
-          return controller.signal;
-        },
-      };
-      let result;
-      try {
-        result = fn(context);
-      } catch (error) {
-        this.#report(permit, this.#classifyError(error), { error });
-        return Promise.reject(error);
-      }
-      return Promise.resolve(result).then(
-        (value) => {
-          this.#report(permit, this.#classifyResult(value), {});
-          return value;
-        },
-        (error) => {
-          this.#report(permit, this.#classifyError(error), { error });
-          throw error;
-        },
-      );
+      return this.#run(fn, permit);
     }
     return this.#executeGuarded(fn, permit, timeout, callerSignal);
+  }
+
+  /** The fast path: no timer, and an AbortController only if fn reads `signal`. */
+  async #run(fn, permit) {
+    let value;
+    try {
+      value = await fn(new CallContext());
+    } catch (error) {
+      this.#report(permit, this.#classifyError(error), error);
+      throw error;
+    }
+    this.#report(permit, this.#classifyResult(value), undefined);
+    return value;
   }
 
   #executeGuarded(fn, permit, timeout, callerSignal) {
@@ -380,20 +406,20 @@ export class CircuitBreaker {
     return new Promise((resolve, reject) => {
       let settled = false;
       let timer;
-      const finish = (outcome, details, settle) => {
+      const finish = (outcome, error, settle) => {
         if (settled) {
           return;
         }
         settled = true;
         clearTimeout(timer);
         callerSignal?.removeEventListener("abort", onCallerAbort);
-        this.#report(permit, outcome, details);
+        this.#report(permit, outcome, error);
         settle();
       };
       const onCallerAbort = () => controller.abort(callerSignal.reason);
       if (callerSignal !== undefined) {
         if (callerSignal.aborted) {
-          finish("release", {}, () => reject(callerSignal.reason));
+          finish("release", undefined, () => reject(callerSignal.reason));
           return;
         }
         callerSignal.addEventListener("abort", onCallerAbort, { once: true });
@@ -403,13 +429,13 @@ export class CircuitBreaker {
           const error = new CallTimeoutError(timeout, this.#name);
           this.#emit("timeout", { duration: this.#clock() - started, error });
           controller.abort(error);
-          finish("failure", { error }, () => reject(error));
+          finish("failure", error, () => reject(error));
         }, timeout);
         timer?.unref?.();
       }
       const onError = (error) => {
         const outcome = callerSignal?.aborted && (isAbortError(error) || error === callerSignal.reason) ? "release" : this.#classifyError(error);
-        finish(outcome, { error }, () => reject(error));
+        finish(outcome, error, () => reject(error));
       };
       let result;
       try {
@@ -418,7 +444,7 @@ export class CircuitBreaker {
         onError(error);
         return;
       }
-      Promise.resolve(result).then((value) => finish(this.#classifyResult(value), {}, () => resolve(value)), onError);
+      Promise.resolve(result).then((value) => finish(this.#classifyResult(value), undefined, () => resolve(value)), onError);
     });
   }
 
@@ -454,7 +480,7 @@ export class Permit {
   #report;
   #done = false;
 
-  constructor(breaker, raw, report) {
+  constructor(raw, report) {
     this.#raw = raw;
     this.#report = report;
   }
