@@ -160,10 +160,11 @@ impl WasmBreaker {
     }
 
     fn flags(&self, report: Report) -> u32 {
-        u32::from(report.stale) * STALE
-            | u32::from(report.slow) * SLOW
-            | u32::from(self.machine.has_transitions()) * TRANSITIONED
-            | u32::from(self.machine.needs_clock()) * NEEDS_CLOCK
+        let flag = |set: bool, bit: u32| if set { bit } else { 0 };
+        flag(report.stale, STALE)
+            | flag(report.slow, SLOW)
+            | flag(self.machine.has_transitions(), TRANSITIONED)
+            | flag(self.machine.needs_clock(), NEEDS_CLOCK)
     }
 
     fn permit(generation: f64, acquired_at: f64, trial: f64) -> Permit {
