@@ -468,22 +468,15 @@ impl Breaker {
 
     /// The snapshot as JSON text (the snapshot format of docs/semantics.md).
     fn _snapshot_json(&self, py: Python<'_>) -> PyResult<String> {
-        let snapshot = self.operate(py, true, |m, now| m.snapshot(now))?;
-        serde_json::to_string(&snapshot).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+        Ok(self.operate(py, true, |m, now| m.snapshot(now))?.to_json())
     }
 
     /// Replaces this breaker's machine with the one `json` describes.
     fn _load_snapshot_json(&self, py: Python<'_>, json: &str) -> PyResult<()> {
-        let snapshot: Snapshot = serde_json::from_str(json).map_err(|e| {
-            Self::snapshot_error(
-                py,
-                "snapshot",
-                format!("invalid snapshot: not of the snapshot format ({e})"),
-            )
-        })?;
         let now = self.time.now(py)?;
-        let restored =
-            Machine::restore(self.config.clone(), &snapshot, now).map_err(|e| match e {
+        let restored = Snapshot::from_json(json)
+            .and_then(|snapshot| Machine::restore(self.config.clone(), &snapshot, now))
+            .map_err(|e| match e {
                 RestoreError::Snapshot { field, .. } => {
                     Self::snapshot_error(py, field, e.to_string())
                 }

@@ -81,15 +81,14 @@ impl WasmBreaker {
             set(&error, "field", field);
             error.into()
         };
-        let snapshot: Snapshot = serde_json::from_str(snapshot).map_err(|e| {
-            invalid(
-                "snapshot",
-                format!("invalid snapshot: not of the snapshot format ({e})"),
-            )
-        })?;
-        let machine =
-            Machine::restore(parsed.config, &snapshot, nanos(now)).map_err(|e| match &e {
-                RestoreError::Snapshot { field, .. } => invalid(field, e.to_string()),
+        let machine = Snapshot::from_json(snapshot)
+            .and_then(|snapshot| Machine::restore(parsed.config, &snapshot, nanos(now)))
+            .map_err(|e| match &e {
+                // Not e.to_string(): RestoreError's Display reaches the
+                // config errors' float formatting, kilobytes of code.
+                RestoreError::Snapshot { field, problem } => {
+                    invalid(field, format!("invalid snapshot: {field} {problem}"))
+                }
                 RestoreError::Config(c) => options::config_error(c.clone()),
             })?;
         Ok(Self::around(machine, parsed.call_timeout))
@@ -280,8 +279,7 @@ impl WasmBreaker {
     /// The snapshot as JSON text (the format of docs/semantics.md).
     #[wasm_bindgen(js_name = snapshotJson)]
     pub fn snapshot_json(&mut self, now: f64) -> String {
-        // Serializing a Snapshot (plain integers, strings, booleans) cannot fail.
-        serde_json::to_string(&self.machine.snapshot(nanos(now))).unwrap_or_default()
+        self.machine.snapshot(nanos(now)).to_json()
     }
 }
 

@@ -125,7 +125,7 @@ fn nested(option: &'static str, value: JsValue, known: &[&str]) -> Result<JsValu
         let key = key.as_string().unwrap_or_default();
         if !known.iter().any(|k| camel(k) == key) {
             return Err(TypeError::new(&format!(
-                "{} has an unknown key {key:?}; expected {}",
+                "{} has an unknown key \"{key}\"; expected {}",
                 camel(option),
                 known
                     .iter()

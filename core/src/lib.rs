@@ -50,6 +50,7 @@ pub mod config;
 mod machine;
 mod rng;
 mod snapshot;
+mod snapshot_json;
 mod state;
 mod window;
 

@@ -257,3 +257,94 @@ fn times_near_the_end_of_u64_saturate_instead_of_overflowing() {
     );
     assert!(matches!(machine.try_acquire(u64::MAX), Decision::Admitted(p) if p.is_trial()));
 }
+
+#[test]
+fn the_dependency_free_json_codec_matches_serde() {
+    use tripgate_core::{Backoff, FailureRate, Snapshot, Window};
+    let configs = [
+        Config {
+            failure_tolerance: 0,
+            ..Config::default()
+        },
+        Config {
+            failure_tolerance: 100,
+            failure_rate: Some(FailureRate {
+                threshold: 0.5,
+                minimum_calls: 3,
+                window: Window::Calls(4),
+            }),
+            ..Config::default()
+        },
+        Config {
+            failure_tolerance: 100,
+            failure_rate: Some(FailureRate {
+                threshold: 0.5,
+                minimum_calls: 30,
+                window: Window::Duration(Duration::from_secs(1)),
+            }),
+            backoff: Some(Backoff {
+                multiplier: 2.0,
+                max_reset_timeout: Duration::from_secs(60),
+                jitter: 0.5,
+            }),
+            seed: Some(u64::MAX),
+            ..Config::default()
+        },
+    ];
+    for config in configs {
+        let mut machine = Machine::new(config.clone(), 0).unwrap();
+        for t in 1..8u64 {
+            if let Decision::Admitted(p) = machine.try_acquire(t * 100 * MS) {
+                if t % 3 == 0 {
+                    machine.on_success(p, t * 100 * MS);
+                } else {
+                    machine.on_failure(p, t * 100 * MS);
+                }
+            }
+        }
+        let snapshot = machine.snapshot(900 * MS);
+        let ours = snapshot.to_json();
+        assert_eq!(ours, serde_json::to_string(&snapshot).unwrap());
+        assert_eq!(Snapshot::from_json(&ours).unwrap(), snapshot);
+        let spaced = serde_json::to_string_pretty(&snapshot).unwrap();
+        assert_eq!(Snapshot::from_json(&spaced).unwrap(), snapshot);
+    }
+}
+
+#[test]
+fn the_json_codec_rejects_what_is_not_a_snapshot() {
+    use tripgate_core::{RestoreError, Snapshot};
+    let good = Machine::new(Config::default(), 0)
+        .unwrap()
+        .snapshot(0)
+        .to_json();
+    let deep = "[".repeat(10_000);
+    let bad = [
+        "",
+        "null",
+        "{}",
+        "{\"version\":1}",
+        &good[..good.len() - 1],
+        &good.replace("\"closed\"", "\"sideways\""),
+        &good.replace("\"generation\":0", "\"generation\":-1"),
+        &good.replace("\"generation\":0", "\"generation\":1.5"),
+        &good.replace("\"generation\":0", "\"generation\":18446744073709551616"),
+        &good.replace("\"rng_state\":\"", "\"rng_state\":\"x"),
+        &(good.clone() + "x"),
+        &deep,
+    ];
+    for text in bad {
+        assert!(
+            matches!(
+                Snapshot::from_json(text),
+                Err(RestoreError::Snapshot {
+                    field: "snapshot",
+                    ..
+                })
+            ),
+            "{text:.80}"
+        );
+    }
+    let with_unknown = good.replacen('{', "{\"later_field\":[1,{\"a\":\"\\u00e9\\n\"}],", 1);
+    assert!(Snapshot::from_json(&with_unknown).is_ok());
+}
