@@ -297,20 +297,16 @@ export class CircuitBreaker {
         return { generation, acquiredAt: w.lastAcquiredAt(), trial: w.lastTrial() };
       }
     }
-    const retryAfter = w.rejectedRetryAfter();
-    const rejection = { state: STATES[w.rejectedState()], retryAfter: Number.isNaN(retryAfter) ? null : retryAfter };
-    this.#emit("rejected", rejection);
-    return rejection;
+    return this.#rejection();
   }
 
-  /** Reports a permit: "success", "failure" or "release". */
-  #report(permit, outcome, error) {
+  /** Reports a permit (its raw parts): "success", "failure" or "release". */
+  #report(generation, acquiredAt, trial, outcome, error) {
     if (this.#disposed) {
       return;
     }
     const w = this.#wasm;
     const now = outcome === "failure" || this.#timed ? this.#clock() : 0;
-    const { generation, acquiredAt, trial } = permit;
     const flags =
       outcome === "success"
         ? w.success(generation, acquiredAt, trial, now)
@@ -326,13 +322,23 @@ export class CircuitBreaker {
     }
   }
 
+  #rejection() {
+    const w = this.#wasm;
+    const retryAfter = w.rejectedRetryAfter();
+    const rejection = { state: STATES[w.rejectedState()], retryAfter: Number.isNaN(retryAfter) ? null : retryAfter };
+    this.#emit("rejected", rejection);
+    return rejection;
+  }
+
   /**
    * The two-step API: a Permit to report with success(), failure() or
    * release(), or null when the call must not be made.
    */
   tryAcquire() {
     const permit = this.#acquire();
-    return "generation" in permit ? new Permit(permit, (p, outcome) => this.#report(p, outcome, undefined)) : null;
+    return "generation" in permit
+      ? new Permit(permit, (p, outcome) => this.#report(p.generation, p.acquiredAt, p.trial, outcome, undefined))
+      : null;
   }
 
   #classifyError(error) {
@@ -370,6 +376,15 @@ export class CircuitBreaker {
     if (typeof fn !== "function") {
       return Promise.reject(new TypeError(`execute needs a function, got ${String(fn)}`));
     }
+    if (!this.#timed && !this.#disposed && options === undefined && this.#callTimeout === undefined) {
+      // The hot path: closed, nothing time-based, no timer, no caller signal.
+      const generation = this.#wasm.acquire(0);
+      if (generation >= 0) {
+        return this.#run(fn, generation, 0, 0);
+      }
+      const rejection = this.#rejection();
+      return Promise.reject(new CircuitOpenError(rejection.state, rejection.retryAfter, this.#name));
+    }
     let permit;
     try {
       permit = this.#acquire();
@@ -382,21 +397,21 @@ export class CircuitBreaker {
     const callerSignal = options?.signal;
     const timeout = this.#callTimeout;
     if (timeout === undefined && callerSignal === undefined) {
-      return this.#run(fn, permit);
+      return this.#run(fn, permit.generation, permit.acquiredAt, permit.trial);
     }
     return this.#executeGuarded(fn, permit, timeout, callerSignal);
   }
 
   /** The fast path: no timer, and an AbortController only if fn reads `signal`. */
-  async #run(fn, permit) {
+  async #run(fn, generation, acquiredAt, trial) {
     let value;
     try {
       value = await fn(new CallContext());
     } catch (error) {
-      this.#report(permit, this.#classifyError(error), error);
+      this.#report(generation, acquiredAt, trial, this.#classifyError(error), error);
       throw error;
     }
-    this.#report(permit, this.#classifyResult(value), undefined);
+    this.#report(generation, acquiredAt, trial, this.#isResultFailure === undefined ? "success" : this.#classifyResult(value), undefined);
     return value;
   }
 
@@ -413,7 +428,7 @@ export class CircuitBreaker {
         settled = true;
         clearTimeout(timer);
         callerSignal?.removeEventListener("abort", onCallerAbort);
-        this.#report(permit, outcome, error);
+        this.#report(permit.generation, permit.acquiredAt, permit.trial, outcome, error);
         settle();
       };
       const onCallerAbort = () => controller.abort(callerSignal.reason);
