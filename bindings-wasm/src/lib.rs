@@ -15,6 +15,7 @@ const STALE: u32 = 1;
 const SLOW: u32 = 2;
 const TRANSITIONED: u32 = 4;
 const NEEDS_CLOCK: u32 = 8;
+const QUIET_SUCCESS: u32 = 16;
 
 fn nanos(ms: f64) -> u64 {
     if ms.is_finite() && ms > 0.0 {
@@ -44,7 +45,6 @@ pub struct WasmBreaker {
     call_timeout: Option<f64>,
     last_trial: u64,
     last_acquired_at: u64,
-    rejected_state: State,
     rejected_retry_after: f64,
 }
 
@@ -65,7 +65,6 @@ impl WasmBreaker {
             call_timeout,
             last_trial: 0,
             last_acquired_at: 0,
-            rejected_state: State::Open,
             rejected_retry_after: f64::NAN,
         }
     }
@@ -107,15 +106,44 @@ impl WasmBreaker {
         self.machine.needs_clock()
     }
 
+    /// Whether a success reported now would change nothing but counters
+    /// (see `Machine::success_is_quiet`).
+    #[wasm_bindgen(js_name = successIsQuiet)]
+    pub fn success_is_quiet(&self) -> bool {
+        self.machine.success_is_quiet()
+    }
+
+    /// Delivers `count` successes of non-trial permits of `generation` that
+    /// the JS layer held back while successes were quiet (issued and
+    /// reported with no input in between, so with no time to tell), then
+    /// acquires at `now` as `acquire` does.
+    #[wasm_bindgen(js_name = acquireAfterSuccesses)]
+    pub fn acquire_after_successes(&mut self, count: u32, generation: f64, now: f64) -> f64 {
+        self.deliver_successes(count, generation);
+        self.acquire(now)
+    }
+
+    /// Delivers held-back successes (see `acquireAfterSuccesses`).
+    #[wasm_bindgen(js_name = deliverSuccesses)]
+    pub fn deliver_successes(&mut self, count: u32, generation: f64) {
+        let latest = self.machine.latest_time();
+        for _ in 0..count {
+            let _ = self
+                .machine
+                .on_success(Permit::from_raw(generation as u64, latest, 0), latest);
+        }
+    }
+
     /// The latest time the machine has seen, in milliseconds.
     #[wasm_bindgen(js_name = latestTime)]
     pub fn latest_time(&self) -> f64 {
         millis(self.machine.latest_time())
     }
 
-    /// Asks for a permit: its generation (>= 0), or -1 when rejected. After
-    /// an admission `lastTrial`/`lastAcquiredAt` complete the permit; after
-    /// a rejection `rejectedState`/`rejectedRetryAfter` describe it.
+    /// Asks for a permit: its generation (>= 0), or, when rejected,
+    /// `-1 - i` where `i` indexes `STATES` for the rejecting state. After an
+    /// admission `lastTrial`/`lastAcquiredAt` complete the permit; after a
+    /// rejection in `open`, `rejectedRetryAfter` gives the time left.
     pub fn acquire(&mut self, now: f64) -> f64 {
         match self.machine.try_acquire(nanos(now)) {
             Decision::Admitted(permit) => {
@@ -125,11 +153,10 @@ impl WasmBreaker {
                 generation as f64
             }
             Decision::Rejected(r) => {
-                self.rejected_state = r.state;
                 self.rejected_retry_after = r
                     .retry_after
                     .map_or(f64::NAN, |d| d.as_nanos() as f64 / 1e6);
-                -1.0
+                -1.0 - f64::from(state_index(r.state))
             }
         }
     }
@@ -146,12 +173,6 @@ impl WasmBreaker {
         self.last_acquired_at as f64
     }
 
-    /// Index into `STATES` of the state that made the last rejection.
-    #[wasm_bindgen(js_name = rejectedState)]
-    pub fn rejected_state(&self) -> u32 {
-        state_index(self.rejected_state)
-    }
-
     /// Milliseconds until a trial, for the last rejection (NaN: none).
     #[wasm_bindgen(js_name = rejectedRetryAfter)]
     pub fn rejected_retry_after(&self) -> f64 {
@@ -164,6 +185,7 @@ impl WasmBreaker {
             | flag(report.slow, SLOW)
             | flag(self.machine.has_transitions(), TRANSITIONED)
             | flag(self.machine.needs_clock(), NEEDS_CLOCK)
+            | flag(self.machine.success_is_quiet(), QUIET_SUCCESS)
     }
 
     fn permit(generation: f64, acquired_at: f64, trial: f64) -> Permit {

@@ -379,6 +379,16 @@ impl Machine {
             || self.settings.slow_call_nanos.is_some()
     }
 
+    /// Whether a success reported now can change nothing but counters: closed
+    /// or forced-closed, with no failure-rate policy and no slow-call limit.
+    /// Such successes may be delivered late, in order, without changing any
+    /// decision: a binding may batch them until its next input.
+    pub fn success_is_quiet(&self) -> bool {
+        matches!(self.state, State::Closed | State::ForcedClosed)
+            && self.settings.failure_rate.is_none()
+            && self.settings.slow_call_nanos.is_none()
+    }
+
     /// The latest time the machine has seen.
     pub fn latest_time(&self) -> u64 {
         self.now

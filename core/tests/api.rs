@@ -109,6 +109,38 @@ fn needs_clock_only_where_time_matters() {
 }
 
 #[test]
+fn success_is_quiet_only_where_it_changes_nothing_but_counters() {
+    let mut plain = Machine::new(
+        Config {
+            failure_tolerance: 0,
+            ..Config::default()
+        },
+        0,
+    )
+    .unwrap();
+    assert!(plain.success_is_quiet());
+    trip(&mut plain, 0);
+    assert!(
+        !plain.success_is_quiet(),
+        "open: a late success is stale, but trials are not quiet"
+    );
+    plain.force_closed(1);
+    assert!(plain.success_is_quiet());
+    let rate = Config {
+        failure_rate: Some(tripgate_core::FailureRate {
+            threshold: 0.5,
+            minimum_calls: 2,
+            window: tripgate_core::Window::Calls(2),
+        }),
+        ..Config::default()
+    };
+    assert!(
+        !Machine::new(rate, 0).unwrap().success_is_quiet(),
+        "a success can trip a rate policy"
+    );
+}
+
+#[test]
 fn every_transition_obeys_the_table() {
     for reason in Reason::ALL {
         let (sources, target) = reason.rule();

@@ -29,6 +29,7 @@ const STALE = 1;
 const SLOW = 2;
 const TRANSITIONED = 4;
 const NEEDS_CLOCK = 8;
+const QUIET_SUCCESS = 16;
 
 /** What `fn` receives from execute(): the signal is created only if read. */
 class CallContext {
@@ -117,6 +118,15 @@ export class CircuitBreaker {
   #disposed = false;
   /** Whether the machine needs the current time for its next acquire (kept from its own answers). */
   #timed = true;
+  /** Whether a success now changes nothing but counters (the machine's answer, kept likewise). */
+  #quiet = false;
+  /**
+   * Quiet successes held back and delivered with the next input, in order:
+   * one crossing into wasm per call instead of two. No input comes between
+   * them and their delivery, so no decision can tell the difference.
+   */
+  #held = 0;
+  #heldGeneration = 0;
 
   constructor(options = {}) {
     const given = options ?? {};
@@ -146,6 +156,7 @@ export class CircuitBreaker {
     this.#callTimeout = this.#wasm.callTimeout;
     this.#name = given.name;
     this.#timed = this.#wasm.needsClock();
+    this.#quiet = this.#wasm.successIsQuiet();
   }
 
   /**
@@ -173,12 +184,21 @@ export class CircuitBreaker {
     if (this.#disposed) {
       throw new TypeError("this CircuitBreaker was disposed");
     }
+    this.#deliverHeld();
     return this.#wasm;
+  }
+
+  #deliverHeld() {
+    if (this.#held !== 0) {
+      this.#wasm.deliverSuccesses(this.#held, this.#heldGeneration);
+      this.#held = 0;
+    }
   }
 
   #drain() {
     const w = this.#wasm;
     this.#timed = w.needsClock();
+    this.#quiet = w.successIsQuiet();
     for (let t = w.pollTransition(); t !== undefined; t = w.pollTransition()) {
       this.#emit("stateChange", t);
     }
@@ -281,23 +301,21 @@ export class CircuitBreaker {
    * trial and its issue time is never used.
    */
   #acquire() {
-    if (this.#disposed) {
-      throw new TypeError("this CircuitBreaker was disposed");
-    }
-    const w = this.#wasm;
+    const w = this.#machine();
+    let generation;
     if (!this.#timed) {
-      const generation = w.acquire(0);
+      generation = w.acquire(0);
       if (generation >= 0) {
         return { generation, acquiredAt: 0, trial: 0 };
       }
     } else {
-      const generation = w.acquire(this.#clock());
+      generation = w.acquire(this.#clock());
       this.#drain();
       if (generation >= 0) {
         return { generation, acquiredAt: w.lastAcquiredAt(), trial: w.lastTrial() };
       }
     }
-    return this.#rejection();
+    return this.#rejection(generation);
   }
 
   /** Reports a permit (its raw parts): "success", "failure" or "release". */
@@ -305,6 +323,15 @@ export class CircuitBreaker {
     if (this.#disposed) {
       return;
     }
+    if (outcome === "success" && this.#quiet && trial === 0 && !this.#listeners.has("success")) {
+      if (this.#held !== 0 && this.#heldGeneration !== generation) {
+        this.#deliverHeld();
+      }
+      this.#held += 1;
+      this.#heldGeneration = generation;
+      return;
+    }
+    this.#deliverHeld();
     const w = this.#wasm;
     const now = outcome === "failure" || this.#timed ? this.#clock() : 0;
     const flags =
@@ -314,6 +341,7 @@ export class CircuitBreaker {
           ? w.failure(generation, acquiredAt, trial, now)
           : w.release(generation, acquiredAt, trial, now);
     this.#timed = (flags & NEEDS_CLOCK) !== 0;
+    this.#quiet = (flags & QUIET_SUCCESS) !== 0;
     if (flags & TRANSITIONED) {
       this.#drain();
     }
@@ -322,11 +350,14 @@ export class CircuitBreaker {
     }
   }
 
-  #rejection() {
-    const w = this.#wasm;
-    const retryAfter = w.rejectedRetryAfter();
-    const rejection = { state: STATES[w.rejectedState()], retryAfter: Number.isNaN(retryAfter) ? null : retryAfter };
-    this.#emit("rejected", rejection);
+  /** The rejection `acquire` answered with `code` (-1 - state index), emitted. */
+  #rejection(code) {
+    const state = STATES[-code - 1];
+    const retryAfter = state === "open" ? this.#wasm.rejectedRetryAfter() : null;
+    const rejection = { state, retryAfter };
+    if (this.#listeners.size !== 0) {
+      this.#emit("rejected", rejection);
+    }
     return rejection;
   }
 
@@ -378,11 +409,17 @@ export class CircuitBreaker {
     }
     if (!this.#timed && !this.#disposed && options === undefined && this.#callTimeout === undefined) {
       // The hot path: closed, nothing time-based, no timer, no caller signal.
-      const generation = this.#wasm.acquire(0);
+      let generation;
+      if (this.#held === 0) {
+        generation = this.#wasm.acquire(0);
+      } else {
+        generation = this.#wasm.acquireAfterSuccesses(this.#held, this.#heldGeneration, 0);
+        this.#held = 0;
+      }
       if (generation >= 0) {
         return this.#run(fn, generation, 0, 0);
       }
-      const rejection = this.#rejection();
+      const rejection = this.#rejection(generation);
       return Promise.reject(new CircuitOpenError(rejection.state, rejection.retryAfter, this.#name));
     }
     let permit;
