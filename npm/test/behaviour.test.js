@@ -191,3 +191,21 @@ test("the exported names match the core's", () => {
   assert.equal(REASONS.length, 9);
   assert.ok(OPTION_NAMES.includes("failureRate.windowDuration"));
 });
+
+test("successes held back for speed keep their order with failures and show in stats at once", async () => {
+  const breaker = new CircuitBreaker({ failureTolerance: 1 });
+  for (let i = 0; i < 50; i++) {
+    await breaker.execute(() => "ok");
+    assert.equal(breaker.stats().successes, i + 1, "stats see every success at once");
+    await assert.rejects(breaker.execute(() => { throw new Error("down"); }));
+  }
+  // Had a held success been delivered after the failure that followed it, two
+  // failures would have been consecutive and the breaker would be open.
+  assert.equal(breaker.state, "closed");
+  const permit = breaker.tryAcquire();
+  await breaker.execute(() => "ok");
+  breaker.reset(); // a new generation: the older permit's success is stale
+  permit.success();
+  const stats = breaker.stats();
+  assert.deepEqual([stats.successes, stats.staleOutcomes, stats.inFlight], [52, 1, 0]);
+});

@@ -36,3 +36,35 @@ test("a million execute() calls leave the JS heap and wasm memory flat", async (
   assert.equal(after.buffers, before.buffers, "wasm memory grew");
   assert.ok(after.heap - before.heap < 4_000_000, `JS heap grew by ${after.heap - before.heap} bytes`);
 });
+
+test("breakers that are garbage collected give their wasm memory back", async () => {
+  const round = () => {
+    for (let i = 0; i < 20_000; i++) {
+      new CircuitBreaker({ failureRate: { threshold: 0.5, minimumCalls: 10, windowCalls: 100 } });
+    }
+  };
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) {
+      globalThis.gc();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  assert.ok(globalThis.gc, "run with --expose-gc");
+  round();
+  await settle();
+  const after1 = wasmMemoryBytes();
+  for (let i = 0; i < 5; i++) {
+    round();
+    await settle();
+  }
+  const after6 = wasmMemoryBytes();
+  console.log(`memory: wasm memory after 20,000 breakers ${(after1 / 1e6).toFixed(2)} MB, after 120,000 ${(after6 / 1e6).toFixed(2)} MB`);
+  assert.ok(after6 <= after1 * 1.5, `wasm memory kept growing: ${after1} -> ${after6}`);
+});
+
+test("dispose() frees at once", () => {
+  const breaker = new CircuitBreaker();
+  breaker.dispose();
+  assert.throws(() => breaker.stats(), /disposed/);
+  assert.rejects(breaker.execute(() => 1), /disposed/);
+});
