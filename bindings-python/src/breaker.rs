@@ -107,6 +107,17 @@ pub struct Admission {
     started: Option<u64>,
 }
 
+impl Admission {
+    /// A permit that is not a trial, with nothing measured, whose issue time
+    /// no report uses (there is no slow-call limit).
+    fn plain(generation: u64) -> Admission {
+        Admission {
+            raw: (generation, 0, 0),
+            started: None,
+        }
+    }
+}
+
 impl Breaker {
     fn lock(&self) -> MutexGuard<'_, Machine> {
         // The machine never panics; a poisoned lock still guards a consistent machine.
@@ -405,6 +416,43 @@ impl Breaker {
         let py = slf.py();
         let admission = slf.get().acquire_or_raise(py)?;
         Ok(PermitHandle::new(slf.clone().unbind(), admission))
+    }
+
+    /// Starts a call that Python code reports itself (the async path): the
+    /// permit's generation as an int when that is all its report needs (not a
+    /// trial, nothing measured, no slow-call limit), else a `Permit`. End it
+    /// exactly once with `_end_result` or `_end_exception`.
+    fn _begin(slf: &Bound<'_, Self>) -> PyResult<PyObject> {
+        let py = slf.py();
+        let this = slf.get();
+        let admission = this.acquire_or_raise(py)?;
+        let (generation, _, trial) = admission.raw;
+        if trial == 0 && admission.started.is_none() && this.config.slow_call_duration.is_none() {
+            return Ok(generation.into_pyobject(py)?.into_any().unbind());
+        }
+        Ok(Py::new(py, PermitHandle::new(slf.clone().unbind(), admission))?.into_any())
+    }
+
+    /// Ends a `_begin` call with its returned value.
+    fn _end_result(&self, py: Python<'_>, token: &Bound<'_, PyAny>, value: Bound<'_, PyAny>) -> PyResult<()> {
+        match token.extract::<u64>() {
+            Ok(generation) => {
+                let outcome = self.classify_result(py, &value);
+                self.settle(py, &Admission::plain(generation), outcome, None, false)
+            }
+            Err(_) => token.downcast::<PermitHandle>()?.get()._settle_result(py, value),
+        }
+    }
+
+    /// Ends a `_begin` call with the exception it raised.
+    fn _end_exception(&self, py: Python<'_>, token: &Bound<'_, PyAny>, error: Bound<'_, PyAny>) -> PyResult<()> {
+        match token.extract::<u64>() {
+            Ok(generation) => {
+                let outcome = self.classify_error(py, &error);
+                self.settle(py, &Admission::plain(generation), outcome, Some(&error), false)
+            }
+            Err(_) => token.downcast::<PermitHandle>()?.get()._settle_exception(py, error),
+        }
     }
 
     #[getter(state)]

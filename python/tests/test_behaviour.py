@@ -581,3 +581,21 @@ def test_every_core_option_is_a_python_option() -> None:
 def test_public_names() -> None:
     assert set(tripgate.__all__) <= set(dir(tripgate))
     assert tripgate.CircuitBreaker.__module__ == "tripgate._breaker"
+
+
+def test_async_decorator_handles_trials_and_slow_calls() -> None:
+    breaker, clock = open_breaker(slow_call_duration=1.0)
+
+    @breaker
+    async def work(seconds: float) -> str:
+        clock.now += seconds
+        return "done"
+
+    clock.now += 10
+    assert asyncio.run(work(2.0)) == "done"  # a slow trial: a failed trial
+    assert breaker.state is State.OPEN
+    clock.now += 10
+    assert asyncio.run(work(0.5)) == "done"  # a quick trial closes it
+    assert breaker.state is State.CLOSED
+    stats = breaker.stats()
+    assert (stats.slow_calls, stats.in_flight) == (1, 0)

@@ -114,18 +114,19 @@ class CircuitBreaker(_native.Breaker):
                 return await self.call_async(func, *args, **kwargs)
 
             return guarded_with_timeout
-        # The hot path of an async call: the steps of call_async inlined, with
-        # the bound method looked up once.
-        acquire = self._acquire
+        # The hot path of an async call: the steps of call_async inlined, the
+        # bound methods looked up once, and the permit an int where that is
+        # all it needs to be.
+        begin, end_result, end_exception = self._begin, self._end_result, self._end_exception
 
         async def guarded(*args: Any, **kwargs: Any) -> Any:
-            permit = acquire()
+            token = begin()
             try:
                 result = await func(*args, **kwargs)
             except BaseException as error:
-                permit._settle_exception(error)
+                end_exception(token, error)
                 raise
-            permit._settle_result(result)
+            end_result(token, result)
             return result
 
         return guarded
