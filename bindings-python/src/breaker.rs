@@ -434,24 +434,46 @@ impl Breaker {
     }
 
     /// Ends a `_begin` call with its returned value.
-    fn _end_result(&self, py: Python<'_>, token: &Bound<'_, PyAny>, value: Bound<'_, PyAny>) -> PyResult<()> {
+    fn _end_result(
+        &self,
+        py: Python<'_>,
+        token: &Bound<'_, PyAny>,
+        value: Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         match token.extract::<u64>() {
             Ok(generation) => {
                 let outcome = self.classify_result(py, &value);
                 self.settle(py, &Admission::plain(generation), outcome, None, false)
             }
-            Err(_) => token.downcast::<PermitHandle>()?.get()._settle_result(py, value),
+            Err(_) => token
+                .downcast::<PermitHandle>()?
+                .get()
+                ._settle_result(py, value),
         }
     }
 
     /// Ends a `_begin` call with the exception it raised.
-    fn _end_exception(&self, py: Python<'_>, token: &Bound<'_, PyAny>, error: Bound<'_, PyAny>) -> PyResult<()> {
+    fn _end_exception(
+        &self,
+        py: Python<'_>,
+        token: &Bound<'_, PyAny>,
+        error: Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         match token.extract::<u64>() {
             Ok(generation) => {
                 let outcome = self.classify_error(py, &error);
-                self.settle(py, &Admission::plain(generation), outcome, Some(&error), false)
+                self.settle(
+                    py,
+                    &Admission::plain(generation),
+                    outcome,
+                    Some(&error),
+                    false,
+                )
             }
-            Err(_) => token.downcast::<PermitHandle>()?.get()._settle_exception(py, error),
+            Err(_) => token
+                .downcast::<PermitHandle>()?
+                .get()
+                ._settle_exception(py, error),
         }
     }
 
