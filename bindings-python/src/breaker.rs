@@ -421,7 +421,7 @@ impl Breaker {
     /// Starts a call that Python code reports itself (the async path): the
     /// permit's generation as an int when that is all its report needs (not a
     /// trial, nothing measured, no slow-call limit), else a `Permit`. End it
-    /// exactly once with `_end_result` or `_end_exception`.
+    /// exactly once with `_end`.
     fn _begin(slf: &Bound<'_, Self>) -> PyResult<PyObject> {
         let py = slf.py();
         let this = slf.get();
@@ -433,47 +433,30 @@ impl Breaker {
         Ok(Py::new(py, PermitHandle::new(slf.clone().unbind(), admission))?.into_any())
     }
 
-    /// Ends a `_begin` call with its returned value.
-    fn _end_result(
+    /// Ends a `_begin` call with what it returned, or with the exception it
+    /// raised when `raised`.
+    fn _end(
         &self,
         py: Python<'_>,
         token: &Bound<'_, PyAny>,
-        value: Bound<'_, PyAny>,
+        outcome: Bound<'_, PyAny>,
+        raised: bool,
     ) -> PyResult<()> {
-        match token.extract::<u64>() {
-            Ok(generation) => {
-                let outcome = self.classify_result(py, &value);
-                self.settle(py, &Admission::plain(generation), outcome, None, false)
-            }
-            Err(_) => token
-                .downcast::<PermitHandle>()?
-                .get()
-                ._settle_result(py, value),
-        }
-    }
-
-    /// Ends a `_begin` call with the exception it raised.
-    fn _end_exception(
-        &self,
-        py: Python<'_>,
-        token: &Bound<'_, PyAny>,
-        error: Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        match token.extract::<u64>() {
-            Ok(generation) => {
-                let outcome = self.classify_error(py, &error);
-                self.settle(
-                    py,
-                    &Admission::plain(generation),
-                    outcome,
-                    Some(&error),
-                    false,
-                )
-            }
-            Err(_) => token
-                .downcast::<PermitHandle>()?
-                .get()
-                ._settle_exception(py, error),
+        let Ok(generation) = token.extract::<u64>() else {
+            let permit = token.downcast::<PermitHandle>()?.get();
+            return if raised {
+                permit._settle_exception(py, outcome)
+            } else {
+                permit._settle_result(py, outcome)
+            };
+        };
+        let admission = Admission::plain(generation);
+        if raised {
+            let counted = self.classify_error(py, &outcome);
+            self.settle(py, &admission, counted, Some(&outcome), false)
+        } else {
+            let counted = self.classify_result(py, &outcome);
+            self.settle(py, &admission, counted, None, false)
         }
     }
 

@@ -117,16 +117,16 @@ class CircuitBreaker(_native.Breaker):
         # The hot path of an async call: the steps of call_async inlined, the
         # bound methods looked up once, and the permit an int where that is
         # all it needs to be.
-        begin, end_result, end_exception = self._begin, self._end_result, self._end_exception
+        begin, end = self._begin, self._end
 
         async def guarded(*args: Any, **kwargs: Any) -> Any:
             token = begin()
             try:
                 result = await func(*args, **kwargs)
             except BaseException as error:
-                end_exception(token, error)
+                end(token, error, True)
                 raise
-            end_result(token, result)
+            end(token, result, False)
             return result
 
         return guarded
