@@ -28,7 +28,7 @@ build: tools-rust ## Build every crate (and the core for wasm32)
 	$(CARGO) build -p tripgate-core --target $(WASM_TARGET) --release
 
 .PHONY: test
-test: lint test-rust check-core-purity test-js test-python ## Run every test suite and check
+test: lint test-rust check-core-purity test-js test-examples test-python ## Run every test suite and check
 	@echo "make test: all checks passed"
 
 .PHONY: test-rust
@@ -79,7 +79,6 @@ python-build: python-env ## Build the native module into .venv (maturin develop 
 test-python: python-build ## Python: conformance, behaviour, HTTP, memory, packaging tests; typing checks; examples
 	cd python && $(PY) -m mypy.stubtest tripgate._native
 	$(PY) -m mypy --strict python/tripgate examples/python
-	$(PY) examples/python/whole_api.py > /dev/null
 	cd python && $(PY) -m pytest -q -p no:cacheprovider
 
 $(VENV)/.bench-installed: bench/python/requirements.txt $(VENV)/.installed
@@ -117,3 +116,10 @@ test-js: js-build ## JS: conformance, behaviour, memory, packaging (ESM, CJS, ts
 bench-js: js-build ## npm package vs cockatiel and opossum, and bundle sizes
 	@test -d bench/js/node_modules/cockatiel || (cd bench/js && npm ci --no-audit --no-fund --loglevel=error)
 	node bench/js/bench.mjs
+
+# ---- examples ---------------------------------------------------------------
+
+.PHONY: test-examples
+test-examples: js-build python-build ## Run every example in examples/ (each asserts its own outcome)
+	@set -e; for example in examples/js/*.mjs; do echo "== $$example"; node $$example; done
+	@set -e; for example in examples/python/*.py; do echo "== $$example"; $(PY) $$example; done
