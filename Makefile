@@ -28,7 +28,7 @@ build: tools-rust ## Build every crate (and the core for wasm32)
 	$(CARGO) build -p tripgate-core --target $(WASM_TARGET) --release
 
 .PHONY: test
-test: lint test-rust check-core-purity test-js test-examples test-python ## Run every test suite and check
+test: lint test-rust check-core-purity test-js test-examples test-demo test-python ## Run every test suite and check
 	@echo "make test: all checks passed"
 
 .PHONY: test-rust
@@ -51,7 +51,11 @@ lint: tools-rust ## rustfmt --check and clippy -D warnings
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 .PHONY: demo
-demo: tools-rust ## Run the demo: a breaker against a simulated flaky dependency
+demo: js-build python-build ## The main demo: Node and Python clients against a real flaky service (about 25 s)
+	node examples/demo/run.mjs
+
+.PHONY: demo-rust
+demo-rust: tools-rust ## The Rust API in simulated time: an outage with backoff, with and without a breaker
 	$(CARGO) run -q --release -p tripgate-examples --bin simulated_outage
 
 .PHONY: bench
@@ -123,3 +127,7 @@ bench-js: js-build ## npm package vs cockatiel and opossum, and bundle sizes
 test-examples: js-build python-build ## Run every example in examples/ (each asserts its own outcome)
 	@set -e; for example in examples/js/*.mjs; do echo "== $$example"; node $$example; done
 	@set -e; for example in examples/python/*.py; do echo "== $$example"; $(PY) $$example; done
+
+.PHONY: test-demo
+test-demo: js-build python-build ## Run the demo end to end (it fails if the counts disagree)
+	node examples/demo/run.mjs > /dev/null
