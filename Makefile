@@ -127,6 +127,11 @@ bench-js: js-build ## npm package vs cockatiel and opossum, and bundle sizes
 test-examples: js-build python-build ## Run every example in examples/ (each asserts its own outcome)
 	@set -e; for example in examples/js/*.mjs; do echo "== $$example"; node $$example; done
 	@set -e; for example in examples/python/*.py; do echo "== $$example"; $(PY) $$example; done
+	node --test examples/browser/
+
+.PHONY: dashboard
+dashboard: js-build ## Serve the live browser dashboard on 127.0.0.1:8787 (Ctrl-C to stop)
+	node examples/browser/serve.mjs --port 8787
 
 .PHONY: test-demo
 test-demo: js-build python-build ## Run the demo end to end (it fails if the counts disagree)
