@@ -37,7 +37,7 @@ async def main(url: str, seconds: float) -> None:
 
     breaker.add_listener("state_change", on_change)
     counts: Dict[str, float] = {"made": 0, "ok": 0, "failed": 0, "timedOut": 0, "rejected": 0, "waitedMs": 0.0}
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers={"x-client": "python"}) as client:
         while time.monotonic() - t0 < seconds:
             start = time.monotonic()
             try:

@@ -1,6 +1,7 @@
 // A real HTTP service that goes through a scripted incident: healthy, then
 // failing with 503s, then hanging (slower than the clients' call timeout),
-// then recovered. It counts every request that reaches it.
+// then recovered. It counts every request that reaches it, by phase and by
+// client (the X-Client header).
 //
 //   node examples/demo/flaky_service.mjs [phase seconds...]
 // prints {"port": N} on its first line; GET /stats returns its counts.
@@ -16,6 +17,7 @@ export const PHASES = [
 
 const started = performance.now();
 const counts = { healthy: 0, failing: 0, hanging: 0, recovered: 0 };
+const byClient = {};
 const phaseNow = () => {
   const t = (performance.now() - started) / 1000;
   return (PHASES.find((p) => t < p.until) ?? PHASES.at(-1)).name;
@@ -23,11 +25,13 @@ const phaseNow = () => {
 
 const server = createServer((req, res) => {
   if (req.url === "/stats") {
-    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ phase: phaseNow(), requests: counts }));
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ phase: phaseNow(), requests: counts, byClient }));
     return;
   }
   const phase = phaseNow();
   counts[phase] += 1;
+  const client = req.headers["x-client"] ?? "unknown";
+  byClient[client] = (byClient[client] ?? 0) + 1;
   if (phase === "failing") {
     res.writeHead(503).end("unavailable");
   } else if (phase === "hanging") {

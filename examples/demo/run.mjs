@@ -37,7 +37,8 @@ const [firstLine] = await once(createInterface({ input: service.stdout }), "line
 const { port, phases } = JSON.parse(firstLine);
 const url = `http://127.0.0.1:${port}/`;
 console.log(`tripgate demo: a service on ${url} goes healthy -> failing (503) -> hanging (3 s, over the 500 ms call timeout) -> recovered`);
-console.log(`two clients call it every 100 ms for ${SECONDS} s through a breaker (3 failures tolerated, 1 s reset timeout with backoff)\n`);
+console.log(`two clients call it every 100 ms for ${SECONDS} s through a breaker (3 failures tolerated, 1 s reset timeout with backoff);`);
+console.log(`a control client makes the same calls with the same timeout and no breaker\n`);
 
 const done = {};
 function follow(child, name) {
@@ -51,6 +52,7 @@ function follow(child, name) {
 const finished = [
   follow(start(process.execPath, [join(here, "client.mjs"), url, String(SECONDS)]), "node"),
   follow(start(python, [join(here, "client.py"), url, String(SECONDS)]), "python"),
+  follow(start(process.execPath, [join(here, "client.mjs"), url, String(SECONDS), "--no-breaker"]), "control"),
 ];
 
 let phase = "";
@@ -75,33 +77,38 @@ const stats = await (await fetch(`${url}stats`)).json();
 service.kill("SIGTERM");
 
 const received = Object.values(stats.requests).reduce((a, b) => a + b, 0);
+const columns = ["node", "python", "control"];
 const rows = [
   ["calls attempted", (c) => c.made + c.rejected],
   ["calls that reached the service", (c) => c.made],
+  ["  (the service's own count)", (c, name) => stats.byClient[name] ?? 0],
   ["  answered 2xx", (c) => c.ok],
   ["  failed (5xx, errors)", (c) => c.failed],
   ["  timed out (aborted at 500 ms)", (c) => c.timedOut],
   ["rejected at once by the breaker", (c) => c.rejected],
-  ["time spent in calls (s)", (c) => (c.waitedMs / 1000).toFixed(1)],
-  ["final state", (c) => c.state],
+  ["time spent waiting in calls (s)", (c) => (c.waitedMs / 1000).toFixed(1)],
+  ["final state", (c, name) => (name === "control" ? "(none)" : c.state)],
 ];
-console.log(`\n${"".padEnd(34)}${"node".padStart(10)}${"python".padStart(10)}`);
+console.log(`\n${"".padEnd(34)}${columns.map((c) => c.padStart(10)).join("")}`);
 for (const [label, value] of rows) {
-  console.log(`${label.padEnd(34)}${String(value(done.node)).padStart(10)}${String(value(done.python)).padStart(10)}`);
+  console.log(`${label.padEnd(34)}${columns.map((name) => String(value(done[name], name)).padStart(10)).join("")}`);
 }
 const byPhase = phases.map((p) => `${p.name} ${stats.requests[p.name]}`).join(", ");
-console.log(`\nthe service's own count: ${received} requests reached it (${byPhase}).`);
-const attempted = done.node.made + done.node.rejected + done.python.made + done.python.rejected;
-console.log(`without breakers all ${attempted} attempted calls would have reached it; the breakers kept ${attempted - received} away.`);
+console.log(`\nthe service received ${received} requests in all (${byPhase}).`);
+for (const name of ["node", "python"]) {
+  const kept = done.control.made - done[name].made;
+  const saved = (done.control.waitedMs - done[name].waitedMs) / 1000;
+  console.log(`${name}: ${kept} fewer requests reached the service than the control's, and ${saved.toFixed(1)} s less was spent waiting on it.`);
+}
 
 const ok =
   exits.every(([code]) => code === 0) &&
-  received === done.node.made + done.python.made &&
+  columns.every((name) => stats.byClient[name] === done[name].made) &&
   done.node.rejected > 0 &&
   done.python.rejected > 0 &&
   done.node.state === "closed" &&
   done.python.state === "closed";
 if (!ok) {
-  console.error("demo: the clients' and the service's counts disagree, or a breaker did not close again");
+  console.error("demo: a client's count and the service's disagree, or a breaker did not close again");
   process.exit(1);
 }
