@@ -58,4 +58,7 @@ async def main(url: str, seconds: float) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], float(sys.argv[2])))
+    try:
+        asyncio.run(main(sys.argv[1], float(sys.argv[2])))
+    except KeyboardInterrupt:
+        sys.exit(130)  # Ctrl-C: the demo is stopping everything
