@@ -99,18 +99,12 @@ impl WasmBreaker {
         self.call_timeout
     }
 
-    /// Whether the next acquire/success/release needs the current time
-    /// (failures always do).
-    #[wasm_bindgen(js_name = needsClock)]
-    pub fn needs_clock(&self) -> bool {
-        self.machine.needs_clock()
-    }
-
-    /// Whether a success reported now would change nothing but counters
-    /// (see `Machine::success_is_quiet`).
-    #[wasm_bindgen(js_name = successIsQuiet)]
-    pub fn success_is_quiet(&self) -> bool {
-        self.machine.success_is_quiet()
+    /// The machine's flags outside a report: 4 transitions pending, 8 the
+    /// next acquire needs the current time, 16 a success now is quiet (the
+    /// same bits the reports return, in one crossing).
+    #[wasm_bindgen(js_name = stateFlags)]
+    pub fn state_flags(&self) -> u32 {
+        self.flags(Report::default())
     }
 
     /// Delivers `count` successes of non-trial permits of `generation` that
@@ -132,12 +126,6 @@ impl WasmBreaker {
                 .machine
                 .on_success(Permit::from_raw(generation as u64, latest, 0), latest);
         }
-    }
-
-    /// The latest time the machine has seen, in milliseconds.
-    #[wasm_bindgen(js_name = latestTime)]
-    pub fn latest_time(&self) -> f64 {
-        millis(self.machine.latest_time())
     }
 
     /// Asks for a permit: its generation (>= 0), or, when rejected,

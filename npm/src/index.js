@@ -155,8 +155,7 @@ export class CircuitBreaker {
     this.#isResultFailure = given.isResultFailure;
     this.#callTimeout = this.#wasm.callTimeout;
     this.#name = given.name;
-    this.#timed = this.#wasm.needsClock();
-    this.#quiet = this.#wasm.successIsQuiet();
+    this.#keepFlags(this.#wasm.stateFlags());
   }
 
   /**
@@ -195,12 +194,21 @@ export class CircuitBreaker {
     }
   }
 
+  /** Keeps what the machine said about its next inputs. */
+  #keepFlags(flags) {
+    this.#timed = (flags & NEEDS_CLOCK) !== 0;
+    this.#quiet = (flags & QUIET_SUCCESS) !== 0;
+  }
+
+  /** Refreshes the machine's flags and emits any pending state changes: one crossing when there are none. */
   #drain() {
     const w = this.#wasm;
-    this.#timed = w.needsClock();
-    this.#quiet = w.successIsQuiet();
-    for (let t = w.pollTransition(); t !== undefined; t = w.pollTransition()) {
-      this.#emit("stateChange", t);
+    const flags = w.stateFlags();
+    this.#keepFlags(flags);
+    if (flags & TRANSITIONED) {
+      for (let t = w.pollTransition(); t !== undefined; t = w.pollTransition()) {
+        this.#emit("stateChange", t);
+      }
     }
   }
 
@@ -340,8 +348,7 @@ export class CircuitBreaker {
         : outcome === "failure"
           ? w.failure(generation, acquiredAt, trial, now)
           : w.release(generation, acquiredAt, trial, now);
-    this.#timed = (flags & NEEDS_CLOCK) !== 0;
-    this.#quiet = (flags & QUIET_SUCCESS) !== 0;
+    this.#keepFlags(flags);
     if (flags & TRANSITIONED) {
       this.#drain();
     }
