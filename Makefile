@@ -37,13 +37,14 @@ test-rust: tools-rust ## Rust: unit, conformance, property, concurrency tests an
 	$(CARGO) run -q -p tripgate-examples --bin simulated_outage > /dev/null
 
 .PHONY: check-core-purity
-check-core-purity: tools-rust ## The core builds for wasm32 and depends on nothing
+check-core-purity: tools-rust ## The core builds for wasm32 (with and without std) and depends on nothing
 	$(CARGO) build -q -p tripgate-core --target $(WASM_TARGET)
+	$(CARGO) clippy -q -p tripgate-core --no-default-features --target $(WASM_TARGET) -- -D warnings
 	@deps=$$($(CARGO) tree -q -p tripgate-core -e normal --prefix none | sort -u | grep -v '^tripgate-core ' || true); \
 	if [ -n "$$deps" ]; then echo "tripgate-core must have no normal dependencies, found:"; echo "$$deps"; exit 1; fi
 	@if grep -rnE 'wasm_bindgen|pyo3|Instant::now|SystemTime|thread::spawn' core/src --include=*.rs | grep -v '^core/src/breaker.rs'; then \
 		echo "the state machine must not use bindings, clocks or threads (only breaker.rs reads a clock)"; exit 1; fi
-	@echo "tripgate-core is pure: no dependencies, builds for $(WASM_TARGET)"
+	@echo "tripgate-core is pure: no dependencies, builds for $(WASM_TARGET), and no_std without its std feature"
 
 .PHONY: lint
 lint: tools-rust ## rustfmt --check and clippy -D warnings

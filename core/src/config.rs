@@ -169,7 +169,7 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl core::error::Error for ConfigError {}
 
 fn positive_duration(option: &'static str, value: Duration) -> Result<u64, ConfigError> {
     let nanos = value.as_nanos();
@@ -360,6 +360,19 @@ impl Backoff {
     }
 }
 
+/// `value.round() as u64` (which `no_std` code cannot call) for every
+/// `value`: halves round away from zero, and the cast saturates as `as` does.
+pub(crate) fn round_non_negative(value: f64) -> u64 {
+    let whole = value as u64;
+    // Exact: below 2^52 the fraction is representable, above it is 0 (or
+    // the cast saturated, and saturating_add keeps it saturated).
+    if value - whole as f64 >= 0.5 {
+        whole.saturating_add(1)
+    } else {
+        whole
+    }
+}
+
 /// Conversions for bindings whose numbers arrive as floats (JS numbers,
 /// Python floats): they reject NaN, infinities, negatives and non-integers
 /// with the same [`ConfigError`] the core uses, so every language reports a
@@ -367,6 +380,11 @@ impl Backoff {
 pub mod convert {
     use super::{ConfigError, OptionValue};
     use core::time::Duration;
+
+    /// Whether `value` (known to be in `0..=2^53`) has no fractional part.
+    fn is_whole(value: f64) -> bool {
+        value as u64 as f64 == value
+    }
 
     /// Nanoseconds in one millisecond.
     pub const NANOS_PER_MILLI: f64 = 1e6;
@@ -388,12 +406,12 @@ pub mod convert {
                 requirement: "must be a finite, non-negative number",
             });
         }
-        Ok(Duration::from_nanos(nanos.round() as u64))
+        Ok(Duration::from_nanos(super::round_non_negative(nanos)))
     }
 
     /// A whole number in `0..=u32::MAX`.
     pub fn count(option: &'static str, value: f64) -> Result<u32, ConfigError> {
-        if !(value.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&value)) {
+        if !((0.0..=u32::MAX as f64).contains(&value) && is_whole(value)) {
             return Err(ConfigError {
                 option,
                 value: OptionValue::Raw(value),
@@ -405,7 +423,7 @@ pub mod convert {
 
     /// A whole number in `0..=2^53`, the integers a float holds exactly.
     pub fn seed(option: &'static str, value: f64) -> Result<u64, ConfigError> {
-        if !(value.fract() == 0.0 && (0.0..=9_007_199_254_740_992.0).contains(&value)) {
+        if !((0.0..=9_007_199_254_740_992.0).contains(&value) && is_whole(value)) {
             return Err(ConfigError {
                 option,
                 value: OptionValue::Raw(value),
@@ -413,5 +431,47 @@ pub mod convert {
             });
         }
         Ok(value as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_non_negative;
+    use proptest::prelude::*;
+
+    #[test]
+    fn rounds_like_f64_round_at_the_edges() {
+        for value in [
+            0.0,
+            -0.0,
+            0.49999999999999994,
+            0.5,
+            1.5,
+            2.5,
+            -0.6,
+            -7.0,
+            4_503_599_627_370_495.5,
+            9_007_199_254_740_993.0,
+            1.8446744073709552e19,
+            3e19,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ] {
+            assert_eq!(round_non_negative(value), value.round() as u64, "{value}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn rounds_like_f64_round(value in proptest::num::f64::ANY) {
+            prop_assert_eq!(round_non_negative(value), value.round() as u64);
+        }
+
+        #[test]
+        fn rounds_millisecond_products_like_f64_round(ms in 0.0f64..1e9, scale in prop_oneof![Just(1e6), Just(1e9)]) {
+            let nanos = ms * scale;
+            prop_assert_eq!(round_non_negative(nanos), nanos.round() as u64);
+        }
     }
 }

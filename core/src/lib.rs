@@ -37,14 +37,21 @@
 //! For a thread-safe breaker that reads a clock and wraps calls, see
 //! [`CircuitBreaker`].
 
+#![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+// The machine needs only `alloc`; `std` adds the thread-safe
+// `CircuitBreaker` and its clocks. The WebAssembly binding builds without it
+// so that no std panic or formatting machinery reaches the module.
+extern crate alloc;
 
 /// The README's Rust examples, run as doctests so they cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+#[cfg(feature = "std")]
 mod breaker;
 pub mod config;
 mod machine;
@@ -54,8 +61,12 @@ mod snapshot_json;
 mod state;
 mod window;
 
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+#[cfg(all(
+    feature = "std",
+    not(all(target_arch = "wasm32", target_os = "unknown"))
+))]
 pub use breaker::MonotonicClock;
+#[cfg(feature = "std")]
 pub use breaker::{
     random_seed, CallError, CircuitBreaker, Clock, DefaultClock, ManualClock, Outcome, PermitGuard,
 };

@@ -6,8 +6,9 @@
 //! passed into every input. A timestamp earlier than the latest one seen is
 //! treated as that latest one: time never runs backwards inside the machine.
 
-use std::collections::VecDeque;
-use std::time::Duration;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::time::Duration;
 
 use crate::config::{Config, ConfigError, Settings};
 use crate::rng::SplitMix64;
@@ -574,7 +575,7 @@ impl Machine {
         match &self.settings.backoff {
             Some(backoff) if backoff.jitter > 0.0 => {
                 let factor = 1.0 + backoff.jitter * self.rng.next_signed_unit();
-                (nominal as f64 * factor).round() as u64
+                crate::config::round_non_negative(nominal as f64 * factor)
             }
             _ => nominal,
         }

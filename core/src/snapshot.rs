@@ -3,6 +3,7 @@
 //! has another origin. The field names are the snapshot format in every
 //! language (JSON with these snake_case keys, durations in nanoseconds).
 
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::config::{Config, ConfigError, WindowSettings};
@@ -127,7 +128,7 @@ impl fmt::Display for RestoreError {
     }
 }
 
-impl std::error::Error for RestoreError {}
+impl core::error::Error for RestoreError {}
 
 impl From<ConfigError> for RestoreError {
     fn from(e: ConfigError) -> Self {
@@ -153,17 +154,18 @@ impl Machine {
                 let elapsed = w.elapsed(now);
                 let newest = elapsed / w.width_nanos;
                 let oldest = newest.saturating_sub(BUCKETS as u64 - 1);
-                let mut buckets: Vec<BucketSnapshot> = w
-                    .buckets
-                    .iter()
-                    .filter(|b| b.calls > 0 && (oldest..=newest).contains(&b.index))
-                    .map(|b| BucketSnapshot {
-                        index: b.index,
-                        calls: b.calls,
-                        failures: b.failures,
+                // Slot `k % BUCKETS` holds bucket `k`: walking the indexes
+                // lists the buckets oldest first, without a sort.
+                let buckets: Vec<BucketSnapshot> = (oldest..=newest)
+                    .filter_map(|index| {
+                        let b = &w.buckets[(index % BUCKETS as u64) as usize];
+                        (b.index == index && b.calls > 0).then_some(BucketSnapshot {
+                            index,
+                            calls: b.calls,
+                            failures: b.failures,
+                        })
                     })
                     .collect();
-                buckets.sort_by_key(|b| b.index);
                 WindowSnapshot::Buckets {
                     width: w.width_nanos,
                     elapsed,
@@ -290,7 +292,7 @@ fn restore_window(
                     return Err(invalid("window.buckets", "holds more failures than calls"));
                 }
                 let slot = (b.index % BUCKETS as u64) as usize;
-                if std::mem::replace(&mut seen[slot], true) {
+                if core::mem::replace(&mut seen[slot], true) {
                     return Err(invalid("window.buckets", "holds the same bucket twice"));
                 }
                 slots[slot] = Bucket {

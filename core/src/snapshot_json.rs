@@ -3,44 +3,88 @@
 //! With the `serde` feature, `Snapshot`'s serde impls write the same text;
 //! a test keeps the two in step.
 
-use std::fmt::Write;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use crate::machine::Counters;
 use crate::snapshot::{BucketSnapshot, RestoreError, Snapshot, WindowSnapshot};
 use crate::state::State;
 
+/// Appends `value` in decimal (no `core::fmt`: its machinery would be most of
+/// the WebAssembly module).
+fn push_u64(out: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
+}
+
+/// Appends `,"key":` (without the comma for the first key of an object).
+fn push_key(out: &mut String, key: &str) {
+    if !out.ends_with('{') {
+        out.push(',');
+    }
+    out.push('"');
+    out.push_str(key);
+    out.push_str("\":");
+}
+
+fn push_field(out: &mut String, key: &str, value: u64) {
+    push_key(out, key);
+    push_u64(out, value);
+}
+
 impl Snapshot {
     /// The snapshot as JSON text (keys in declaration order).
     pub fn to_json(&self) -> String {
         let mut out = String::with_capacity(320);
-        let _ = self.write_json(&mut out);
-        out
-    }
-
-    fn write_json(&self, out: &mut String) -> std::fmt::Result {
-        write!(
-            out,
-            r#"{{"version":{},"state":"{}","generation":{},"consecutive_failures":{},"trial_successes":{},"open_remaining":{},"nominal_open_duration":{},"last_transition_age":"#,
-            self.version,
-            self.state.name(),
-            self.generation,
-            self.consecutive_failures,
-            self.trial_successes,
-            self.open_remaining,
-            self.nominal_open_duration
-        )?;
+        out.push('{');
+        push_field(&mut out, "version", self.version.into());
+        push_key(&mut out, "state");
+        out.push('"');
+        out.push_str(self.state.name());
+        out.push('"');
+        push_field(&mut out, "generation", self.generation);
+        push_field(
+            &mut out,
+            "consecutive_failures",
+            self.consecutive_failures.into(),
+        );
+        push_field(&mut out, "trial_successes", self.trial_successes.into());
+        push_field(&mut out, "open_remaining", self.open_remaining);
+        push_field(
+            &mut out,
+            "nominal_open_duration",
+            self.nominal_open_duration,
+        );
         match self.last_transition_age {
-            Some(age) => write!(out, "{age}")?,
-            None => out.push_str("null"),
+            Some(age) => push_field(&mut out, "last_transition_age", age),
+            None => {
+                push_key(&mut out, "last_transition_age");
+                out.push_str("null");
+            }
         }
-        write!(out, r#","rng_state":"{}","window":"#, self.rng_state)?;
+        push_key(&mut out, "rng_state");
+        out.push('"');
+        push_u64(&mut out, self.rng_state);
+        out.push('"');
+        push_key(&mut out, "window");
         match &self.window {
             None => out.push_str("null"),
             Some(WindowSnapshot::Calls { capacity, outcomes }) => {
-                write!(
-                    out,
-                    r#"{{"kind":"calls","capacity":{capacity},"outcomes":["#
-                )?;
+                out.push_str("{\"kind\":\"calls\"");
+                push_field(&mut out, "capacity", (*capacity).into());
+                push_key(&mut out, "outcomes");
+                out.push('[');
                 for (i, failed) in outcomes.iter().enumerate() {
                     out.push_str(if i > 0 { "," } else { "" });
                     out.push_str(if *failed { "true" } else { "false" });
@@ -52,34 +96,34 @@ impl Snapshot {
                 elapsed,
                 buckets,
             }) => {
-                write!(
-                    out,
-                    r#"{{"kind":"buckets","width":{width},"elapsed":{elapsed},"buckets":["#
-                )?;
+                out.push_str("{\"kind\":\"buckets\"");
+                push_field(&mut out, "width", *width);
+                push_field(&mut out, "elapsed", *elapsed);
+                push_key(&mut out, "buckets");
+                out.push('[');
                 for (i, b) in buckets.iter().enumerate() {
-                    out.push_str(if i > 0 { "," } else { "" });
-                    write!(
-                        out,
-                        r#"{{"index":{},"calls":{},"failures":{}}}"#,
-                        b.index, b.calls, b.failures
-                    )?;
+                    out.push_str(if i > 0 { ",{" } else { "{" });
+                    push_field(&mut out, "index", b.index);
+                    push_field(&mut out, "calls", b.calls.into());
+                    push_field(&mut out, "failures", b.failures.into());
+                    out.push('}');
                 }
                 out.push_str("]}");
             }
         }
         let c = &self.counters;
-        write!(
-            out,
-            r#","counters":{{"admitted":{},"successes":{},"failures":{},"slow_calls":{},"rejections":{},"released":{},"stale_outcomes":{},"trial_timeouts":{}}}}}"#,
-            c.admitted,
-            c.successes,
-            c.failures,
-            c.slow_calls,
-            c.rejections,
-            c.released,
-            c.stale_outcomes,
-            c.trial_timeouts
-        )
+        push_key(&mut out, "counters");
+        out.push('{');
+        push_field(&mut out, "admitted", c.admitted);
+        push_field(&mut out, "successes", c.successes);
+        push_field(&mut out, "failures", c.failures);
+        push_field(&mut out, "slow_calls", c.slow_calls);
+        push_field(&mut out, "rejections", c.rejections);
+        push_field(&mut out, "released", c.released);
+        push_field(&mut out, "stale_outcomes", c.stale_outcomes);
+        push_field(&mut out, "trial_timeouts", c.trial_timeouts);
+        out.push_str("}}");
+        out
     }
 
     /// Reads the JSON text of a snapshot. Unknown keys are ignored; a missing
@@ -329,7 +373,7 @@ impl Parser<'_> {
             self.at += exponent;
             integral = false;
         }
-        let literal = std::str::from_utf8(&self.text[start..self.at]).ok()?;
+        let literal = core::str::from_utf8(&self.text[start..self.at]).ok()?;
         Some(match (integral, literal.parse::<u64>()) {
             (true, Ok(n)) => Value::Integer(n),
             _ => Value::OtherNumber,
@@ -350,7 +394,7 @@ impl Parser<'_> {
                 }
                 self.at += 1;
             }
-            out.push_str(std::str::from_utf8(&self.text[start..self.at]).ok()?);
+            out.push_str(core::str::from_utf8(&self.text[start..self.at]).ok()?);
             match *self.text.get(self.at)? {
                 b'"' => {
                     self.at += 1;
@@ -370,7 +414,7 @@ impl Parser<'_> {
                         b't' => out.push('\t'),
                         b'u' => {
                             let hex =
-                                std::str::from_utf8(self.text.get(self.at..self.at + 4)?).ok()?;
+                                core::str::from_utf8(self.text.get(self.at..self.at + 4)?).ok()?;
                             self.at += 4;
                             // Surrogate pairs never occur in the format's keys or values.
                             out.push(char::from_u32(u32::from_str_radix(hex, 16).ok()?)?);

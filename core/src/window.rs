@@ -2,6 +2,7 @@
 //! state; the machine asks them for totals and decides.
 
 use crate::config::{WindowSettings, WINDOW_BUCKETS};
+use alloc::vec::Vec;
 
 pub(crate) const BUCKETS: usize = WINDOW_BUCKETS as usize;
 

@@ -380,3 +380,49 @@ fn the_json_codec_rejects_what_is_not_a_snapshot() {
     let with_unknown = good.replacen('{', "{\"later_field\":[1,{\"a\":\"\\u00e9\\n\"}],", 1);
     assert!(Snapshot::from_json(&with_unknown).is_ok());
 }
+
+#[test]
+fn bucket_snapshots_list_the_window_oldest_first_after_the_slots_wrap() {
+    use tripgate_core::{BucketSnapshot, FailureRate, Window, WindowSnapshot};
+    let config = Config {
+        failure_tolerance: 1_000,
+        failure_rate: Some(FailureRate {
+            threshold: 1.0,
+            minimum_calls: 1_000,
+            window: Window::Duration(Duration::from_millis(1_000)),
+        }),
+        ..Config::default()
+    };
+    let mut machine = Machine::new(config.clone(), 0).unwrap();
+    // One call per 100 ms bucket for 2.35 windows, skipping bucket 17; a
+    // failure in every third bucket.
+    for index in 0..24u64 {
+        if index == 17 {
+            continue;
+        }
+        let t = index * 100 * MS + 50 * MS;
+        let Decision::Admitted(p) = machine.try_acquire(t) else {
+            panic!("rejected at {t}")
+        };
+        if index % 3 == 0 {
+            machine.on_failure(p, t);
+        } else {
+            machine.on_success(p, t);
+        }
+    }
+    let snapshot = machine.snapshot(2_350 * MS);
+    let Some(WindowSnapshot::Buckets { buckets, .. }) = &snapshot.window else {
+        panic!("no bucket window: {:?}", snapshot.window)
+    };
+    let expected: Vec<BucketSnapshot> = (14..=23)
+        .filter(|index| *index != 17)
+        .map(|index| BucketSnapshot {
+            index,
+            calls: 1,
+            failures: u32::from(index % 3 == 0),
+        })
+        .collect();
+    assert_eq!(buckets, &expected);
+    let mut restored = Machine::restore(config, &snapshot, 0).unwrap();
+    assert_eq!(restored.snapshot(0).window, snapshot.window);
+}
