@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use tripgate_core::config::convert;
 
 pub enum TimeSource {
     /// `time.monotonic()`: `base` is `time.monotonic_ns()` when `origin` was
@@ -56,7 +57,7 @@ impl TimeSource {
                 "clock must return a finite number of seconds >= 0, got {seconds}"
             )));
         }
-        Ok(Some((seconds * 1e9).round() as u64))
+        Ok(Some(convert::instant(seconds, convert::NANOS_PER_SECOND)))
     }
 
     /// The current time from whichever source.

@@ -1,14 +1,45 @@
-//! The WebAssembly face of `tripgate-core` for the npm package. Only numbers
-//! cross the boundary on the hot path (times in milliseconds, permits as
-//! their raw parts), so a call allocates nothing in wasm memory; the JS layer
-//! (`npm/src/`) builds the public API on top. Every decision is the core
-//! machine's.
+//! The WebAssembly face of `tripgate-core` for the npm package.
+//!
+//! Only numbers and a few strings cross the boundary: options arrive as
+//! numbers in fixed slots, times in milliseconds, permits as their raw parts,
+//! and answers leave as numbers (state and reason indexes, flags, arrays of
+//! figures) that the JS layer (`npm/src/`) names. A call allocates nothing
+//! in wasm memory, and the module needs no JS imports beyond wasm-bindgen's
+//! own. Every decision is the core machine's.
+//!
+//! On wasm32 the crate is `no_std` (the core is built without its `std`
+//! feature) with a small free-list allocator, so no std formatting or panic
+//! machinery reaches the module: it stays a few kilobytes, which is what a
+//! browser downloads.
+
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+extern crate alloc;
 
 mod options;
 
-use js_sys::{Object, Reflect};
-use tripgate_core::{Decision, Machine, Permit, Report, RestoreError, Snapshot, State};
+use alloc::string::String;
+use alloc::vec::Vec;
+use tripgate_core::config::{convert, OPTION_NAMES};
+use tripgate_core::{
+    Decision, Machine, Permit, Reason, Report, RestoreError, Snapshot, State, Stats,
+};
 use wasm_bindgen::prelude::*;
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+// SAFETY: wasm32-unknown-unknown without the atomics feature (how this crate
+// is built) runs on one thread, the condition AssumeSingleThreaded states.
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+
+/// A panic is a bug (the machine reports bad input as values); it traps, and
+/// JS sees a `WebAssembly.RuntimeError`.
+#[cfg(target_arch = "wasm32")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}
 
 /// Report flags returned to JS.
 const STALE: u32 = 1;
@@ -18,31 +49,81 @@ const NEEDS_CLOCK: u32 = 8;
 const QUIET_SUCCESS: u32 = 16;
 
 fn nanos(ms: f64) -> u64 {
-    if ms.is_finite() && ms > 0.0 {
-        (ms * 1e6).round() as u64
-    } else {
-        0
-    }
+    convert::instant(ms, convert::NANOS_PER_MILLI)
 }
 
 fn millis(nanos: u64) -> f64 {
-    nanos as f64 / 1e6
+    nanos as f64 / convert::NANOS_PER_MILLI
 }
 
 fn state_index(state: State) -> u32 {
     State::ALL.iter().position(|s| *s == state).unwrap_or(0) as u32
 }
 
-fn set(object: &Object, key: &str, value: impl Into<JsValue>) {
-    // Setting a property on a fresh plain object cannot fail.
-    let _ = Reflect::set(object, &JsValue::from_str(key), &value.into());
+fn reason_index(reason: Reason) -> u32 {
+    Reason::ALL.iter().position(|r| *r == reason).unwrap_or(0) as u32
+}
+
+/// `names` joined with commas.
+fn joined(names: impl Iterator<Item = &'static str>) -> String {
+    let mut out = String::new();
+    for name in names {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(name);
+    }
+    out
+}
+
+/// The machine for the options (and snapshot, when restoring), or the
+/// problem: `option<TAB>name<TAB>requirement` or
+/// `snapshot<TAB>field<TAB>problem`.
+fn build(
+    values: &[f64],
+    mask: u32,
+    snapshot: Option<&str>,
+    now: f64,
+) -> Result<Machine, [&'static str; 3]> {
+    let option = |e: tripgate_core::ConfigError| ["option", e.option, e.requirement];
+    let config = options::Given { values, mask }.config().map_err(option)?;
+    let restored = match snapshot {
+        None => Machine::new(config, nanos(now)).map_err(RestoreError::Config),
+        Some(text) => Snapshot::from_json(text)
+            .and_then(|snapshot| Machine::restore(config, &snapshot, nanos(now))),
+    };
+    restored.map_err(|e| match e {
+        RestoreError::Config(e) => option(e),
+        RestoreError::Snapshot { field, problem } => ["snapshot", field, problem],
+    })
+}
+
+/// Why `WasmBreaker.create` with the same arguments gives no breaker
+/// (`option|snapshot<TAB>name<TAB>problem`), or undefined if it gives one.
+#[wasm_bindgen]
+pub fn problem(values: &[f64], mask: u32, snapshot: Option<String>) -> Option<String> {
+    build(values, mask, snapshot.as_deref(), 0.0)
+        .err()
+        .map(|parts| parts.join("\t"))
+}
+
+/// The names JS needs, one comma-separated list per line: states (in index
+/// order), reasons (in index order), option names, numeric option slots.
+#[wasm_bindgen]
+pub fn names() -> String {
+    let lists = [
+        joined(State::ALL.iter().map(|s| s.name())),
+        joined(Reason::ALL.iter().map(|r| r.name())),
+        joined(OPTION_NAMES.iter().copied()),
+        joined(options::SLOTS.iter().copied()),
+    ];
+    lists.join("\n")
 }
 
 /// The machine behind a JS `CircuitBreaker`.
 #[wasm_bindgen]
 pub struct WasmBreaker {
     machine: Machine,
-    call_timeout: Option<f64>,
     last_trial: u64,
     last_acquired_at: u64,
     rejected_retry_after: f64,
@@ -50,53 +131,23 @@ pub struct WasmBreaker {
 
 #[wasm_bindgen]
 impl WasmBreaker {
-    /// Validates `options` (throwing `TypeError`/`RangeError`) and builds a
-    /// closed breaker whose clock reads `now` milliseconds.
-    #[wasm_bindgen(constructor)]
-    pub fn new(options: &JsValue, now: f64) -> Result<WasmBreaker, JsValue> {
-        let parsed = options::parse(options)?;
-        let machine = Machine::new(parsed.config, nanos(now)).map_err(options::config_error)?;
-        Ok(Self::around(machine, parsed.call_timeout))
-    }
-
-    fn around(machine: Machine, call_timeout: Option<f64>) -> WasmBreaker {
-        WasmBreaker {
+    /// A closed breaker (or, given `snapshot` JSON, one in its state) whose
+    /// clock reads `now` milliseconds; undefined if the options or snapshot
+    /// are invalid (`problem` says why). `values[i]` holds the option
+    /// `SLOTS[i]` when bit `i` of `mask` is set.
+    pub fn create(
+        values: &[f64],
+        mask: u32,
+        snapshot: Option<String>,
+        now: f64,
+    ) -> Option<WasmBreaker> {
+        let machine = build(values, mask, snapshot.as_deref(), now).ok()?;
+        Some(WasmBreaker {
             machine,
-            call_timeout,
             last_trial: 0,
             last_acquired_at: 0,
             rejected_retry_after: f64::NAN,
-        }
-    }
-
-    /// A breaker with `options` in the state of `snapshot` (JSON text);
-    /// throws an `Error` whose `code` is `invalid_snapshot` and whose
-    /// `field` names the offending field.
-    pub fn restore(options: &JsValue, snapshot: &str, now: f64) -> Result<WasmBreaker, JsValue> {
-        let parsed = options::parse(options)?;
-        let invalid = |field: &str, message: String| -> JsValue {
-            let error = js_sys::Error::new(&message);
-            set(&error, "code", "invalid_snapshot");
-            set(&error, "field", field);
-            error.into()
-        };
-        let machine = Snapshot::from_json(snapshot)
-            .and_then(|snapshot| Machine::restore(parsed.config, &snapshot, nanos(now)))
-            .map_err(|e| match &e {
-                // Not e.to_string(): RestoreError's Display reaches the
-                // config errors' float formatting, kilobytes of code.
-                RestoreError::Snapshot { field, problem } => {
-                    invalid(field, format!("invalid snapshot: {field} {problem}"))
-                }
-                RestoreError::Config(c) => options::config_error(c.clone()),
-            })?;
-        Ok(Self::around(machine, parsed.call_timeout))
-    }
-
-    /// `callTimeout` in milliseconds, or undefined.
-    #[wasm_bindgen(getter, js_name = callTimeout)]
-    pub fn call_timeout(&self) -> Option<f64> {
-        self.call_timeout
+        })
     }
 
     /// The machine's flags outside a report: 4 transitions pending, 8 the
@@ -129,9 +180,9 @@ impl WasmBreaker {
     }
 
     /// Asks for a permit: its generation (>= 0), or, when rejected,
-    /// `-1 - i` where `i` indexes `STATES` for the rejecting state. After an
-    /// admission `lastTrial`/`lastAcquiredAt` complete the permit; after a
-    /// rejection in `open`, `rejectedRetryAfter` gives the time left.
+    /// `-1 - i` where `i` indexes the states for the rejecting state. After
+    /// an admission `lastTrial`/`lastAcquiredAt` complete the permit; after
+    /// a rejection in `open`, `rejectedRetryAfter` gives the time left.
     pub fn acquire(&mut self, now: f64) -> f64 {
         match self.machine.try_acquire(nanos(now)) {
             Decision::Admitted(permit) => {
@@ -141,9 +192,8 @@ impl WasmBreaker {
                 generation as f64
             }
             Decision::Rejected(r) => {
-                self.rejected_retry_after = r
-                    .retry_after
-                    .map_or(f64::NAN, |d| d.as_nanos() as f64 / 1e6);
+                self.rejected_retry_after =
+                    r.retry_after.map_or(f64::NAN, |d| millis(d.as_nanos() as u64));
                 -1.0 - f64::from(state_index(r.state))
             }
         }
@@ -181,7 +231,7 @@ impl WasmBreaker {
     }
 
     /// Reports success; returns flags (1 stale, 2 slow, 4 transitions
-    /// pending, 8 the next acquire needs the current time).
+    /// pending, 8 the next acquire needs the current time, 16 quiet).
     pub fn success(&mut self, generation: f64, acquired_at: f64, trial: f64, now: f64) -> u32 {
         let report = self
             .machine
@@ -205,7 +255,7 @@ impl WasmBreaker {
         self.flags(report)
     }
 
-    /// Index into `STATES` of the state at `now`.
+    /// Index of the state at `now`.
     pub fn state(&mut self, now: f64) -> u32 {
         state_index(self.machine.state(nanos(now)))
     }
@@ -215,46 +265,36 @@ impl WasmBreaker {
     pub fn retry_after(&mut self, now: f64) -> f64 {
         self.machine
             .retry_after(nanos(now))
-            .map_or(f64::NAN, |d| d.as_nanos() as f64 / 1e6)
+            .map_or(f64::NAN, |d| millis(d.as_nanos() as u64))
     }
 
-    /// The stats as a plain object (camelCase keys, milliseconds).
-    pub fn stats(&mut self, now: f64) -> Object {
-        let s = self.machine.stats(nanos(now));
-        let o = Object::new();
-        set(&o, "state", s.state.name());
-        set(&o, "generation", s.generation as f64);
-        set(&o, "admitted", s.admitted as f64);
-        set(&o, "successes", s.successes as f64);
-        set(&o, "failures", s.failures as f64);
-        set(&o, "slowCalls", s.slow_calls as f64);
-        set(&o, "rejections", s.rejections as f64);
-        set(&o, "released", s.released as f64);
-        set(&o, "staleOutcomes", s.stale_outcomes as f64);
-        set(&o, "trialTimeouts", s.trial_timeouts as f64);
-        set(&o, "consecutiveFailures", s.consecutive_failures);
-        set(&o, "windowCalls", s.window_calls);
-        set(&o, "windowFailures", s.window_failures);
-        set(
-            &o,
-            "failureRate",
-            s.failure_rate.map_or(JsValue::NULL, JsValue::from),
-        );
-        set(&o, "trialsInFlight", s.trials_in_flight);
-        set(&o, "inFlight", s.in_flight() as f64);
-        set(
-            &o,
-            "lastTransitionAt",
-            s.last_transition_at
-                .map_or(JsValue::NULL, |t| millis(t).into()),
-        );
-        set(
-            &o,
-            "retryAfter",
-            s.retry_after
-                .map_or(JsValue::NULL, |d| (d.as_nanos() as f64 / 1e6).into()),
-        );
-        o
+    /// The stats as numbers in `STATS_FIELDS` order (npm/src/index.js):
+    /// state index, then counters, then NaN for an absent optional figure;
+    /// times in milliseconds.
+    pub fn stats(&mut self, now: f64) -> Vec<f64> {
+        let s: Stats = self.machine.stats(nanos(now));
+        let optional = |v: Option<f64>| v.unwrap_or(f64::NAN);
+        [
+            f64::from(state_index(s.state)),
+            s.generation as f64,
+            s.admitted as f64,
+            s.successes as f64,
+            s.failures as f64,
+            s.slow_calls as f64,
+            s.rejections as f64,
+            s.released as f64,
+            s.stale_outcomes as f64,
+            s.trial_timeouts as f64,
+            f64::from(s.consecutive_failures),
+            f64::from(s.window_calls),
+            f64::from(s.window_failures),
+            optional(s.failure_rate),
+            f64::from(s.trials_in_flight),
+            s.in_flight() as f64,
+            optional(s.last_transition_at.map(millis)),
+            optional(s.retry_after.map(|d| millis(d.as_nanos() as u64))),
+        ]
+        .to_vec()
     }
 
     #[wasm_bindgen(js_name = forceOpen)]
@@ -271,19 +311,22 @@ impl WasmBreaker {
         self.machine.reset(nanos(now))
     }
 
-    /// The oldest undrained transition as `{from, to, reason, at, generation}`
-    /// (at in milliseconds), or undefined.
+    /// The oldest undrained transition as `[from, to, reason, at,
+    /// generation]` (state and reason indexes, at in milliseconds), or an
+    /// empty array.
     #[wasm_bindgen(js_name = pollTransition)]
-    pub fn poll_transition(&mut self) -> Option<Object> {
-        self.machine.poll_transition().map(|t| {
-            let o = Object::new();
-            set(&o, "from", t.from.name());
-            set(&o, "to", t.to.name());
-            set(&o, "reason", t.reason.name());
-            set(&o, "at", millis(t.at));
-            set(&o, "generation", t.generation as f64);
-            o
-        })
+    pub fn poll_transition(&mut self) -> Vec<f64> {
+        match self.machine.poll_transition() {
+            None => Vec::new(),
+            Some(t) => [
+                f64::from(state_index(t.from)),
+                f64::from(state_index(t.to)),
+                f64::from(reason_index(t.reason)),
+                millis(t.at),
+                t.generation as f64,
+            ]
+            .to_vec(),
+        }
     }
 
     /// The snapshot as JSON text (the format of docs/semantics.md).
@@ -291,28 +334,4 @@ impl WasmBreaker {
     pub fn snapshot_json(&mut self, now: f64) -> String {
         self.machine.snapshot(nanos(now)).to_json()
     }
-}
-
-/// The state names, in the order `state()` indexes them.
-#[wasm_bindgen(js_name = stateNames)]
-pub fn state_names() -> Vec<String> {
-    State::ALL.iter().map(|s| s.name().to_string()).collect()
-}
-
-/// The transition reasons.
-#[wasm_bindgen(js_name = reasonNames)]
-pub fn reason_names() -> Vec<String> {
-    tripgate_core::Reason::ALL
-        .iter()
-        .map(|r| r.name().to_string())
-        .collect()
-}
-
-/// The canonical option names, in JS spelling.
-#[wasm_bindgen(js_name = optionNames)]
-pub fn option_names() -> Vec<String> {
-    tripgate_core::config::OPTION_NAMES
-        .iter()
-        .map(|o| options::camel(o))
-        .collect()
 }

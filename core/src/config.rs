@@ -409,6 +409,13 @@ pub mod convert {
         Ok(Duration::from_nanos(super::round_non_negative(nanos)))
     }
 
+    /// A clock reading of `value` units as nanoseconds, rounded to the
+    /// nearest; NaN and negative readings are 0 and huge ones saturate (the
+    /// machine treats a reading earlier than the latest as the latest).
+    pub fn instant(value: f64, unit_nanos: f64) -> u64 {
+        super::round_non_negative(value * unit_nanos)
+    }
+
     /// A whole number in `0..=u32::MAX`.
     pub fn count(option: &'static str, value: f64) -> Result<u32, ConfigError> {
         if !((0.0..=u32::MAX as f64).contains(&value) && is_whole(value)) {

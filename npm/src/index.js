@@ -2,8 +2,9 @@
 // machine (bindings-wasm/). This layer converts names, times and errors,
 // makes the calls and fires events; every state decision is the machine's.
 
-import { WasmBreaker, initSync, optionNames, reasonNames, stateNames } from "../wasm/tripgate_wasm.js";
+import { WasmBreaker, initSync, names, problem } from "../wasm/tripgate_wasm.js";
 import { wasmBytes } from "../wasm/bytes.js";
+import { camel, machineOptions, optionError } from "./options.js";
 
 // Instantiated synchronously from embedded bytes, so no init step, no fetch
 // and no top-level await: the same file works in Node (import and require),
@@ -15,12 +16,25 @@ export function wasmMemoryBytes() {
   return wasm.memory.buffer.byteLength;
 }
 
+// The machine's names, in the order its indexes refer to them.
+const [stateNames, reasonNames, optionNames, SLOTS] = names()
+  .split("\n")
+  .map((line) => line.split(","));
+const SEED_SLOT = SLOTS.indexOf("seed");
+
 /** The state names, in the order the machine indexes them. */
-export const STATES = Object.freeze(stateNames());
+export const STATES = Object.freeze(stateNames);
 /** The transition reasons. */
-export const REASONS = Object.freeze(reasonNames());
+export const REASONS = Object.freeze(reasonNames);
 /** Every option a configuration error can name. */
-export const OPTION_NAMES = Object.freeze(optionNames());
+export const OPTION_NAMES = Object.freeze(optionNames.map(camel));
+
+// The figures of WasmBreaker.stats(), in order; NaN stands for null.
+const STATS_FIELDS = [
+  "state", "generation", "admitted", "successes", "failures", "slowCalls", "rejections", "released",
+  "staleOutcomes", "trialTimeouts", "consecutiveFailures", "windowCalls", "windowFailures", "failureRate",
+  "trialsInFlight", "inFlight", "lastTransitionAt", "retryAfter",
+];
 /** The events `on()` accepts. */
 export const EVENTS = Object.freeze(["stateChange", "success", "failure", "rejected", "timeout", "error"]);
 
@@ -130,30 +144,22 @@ export class CircuitBreaker {
 
   constructor(options = {}) {
     const given = options ?? {};
-    if (typeof given !== "object") {
-      throw new TypeError(`options must be an object, got ${String(given)}`);
+    const { values, mask, given: numbers, callTimeout } = machineOptions(given, SLOTS);
+    if ((mask & (1 << SEED_SLOT)) === 0) {
+      values[SEED_SLOT] = randomSeed();
     }
-    const machineOptions = given.seed === undefined ? { ...given, seed: randomSeed() } : given;
+    const fullMask = mask | (1 << SEED_SLOT);
     const clock = given.clock ?? defaultClock;
-    if (typeof clock !== "function") {
-      throw new TypeError(`clock must be a function, got ${String(clock)}`);
-    }
-    if (restoring !== null) {
-      try {
-        this.#wasm = WasmBreaker.restore(machineOptions, restoring, clock());
-      } catch (error) {
-        if (error && error.code === "invalid_snapshot") {
-          throw new InvalidSnapshotError(error.message, error.field);
-        }
-        throw error;
-      }
-    } else {
-      this.#wasm = new WasmBreaker(machineOptions, clock());
+    const snapshot = restoring ?? undefined;
+    this.#wasm = WasmBreaker.create(values, fullMask, snapshot, clock());
+    if (this.#wasm === undefined) {
+      const [kind, name, text] = problem(values, fullMask, snapshot).split("\t");
+      throw kind === "snapshot" ? new InvalidSnapshotError(`invalid snapshot: ${name} ${text}`, name) : optionError(name, text, numbers, optionNames);
     }
     this.#clock = clock;
     this.#isFailure = given.isFailure;
     this.#isResultFailure = given.isResultFailure;
-    this.#callTimeout = this.#wasm.callTimeout;
+    this.#callTimeout = callTimeout;
     this.#name = given.name;
     this.#keepFlags(this.#wasm.stateFlags());
   }
@@ -206,8 +212,8 @@ export class CircuitBreaker {
     const flags = w.stateFlags();
     this.#keepFlags(flags);
     if (flags & TRANSITIONED) {
-      for (let t = w.pollTransition(); t !== undefined; t = w.pollTransition()) {
-        this.#emit("stateChange", t);
+      for (let t = w.pollTransition(); t.length !== 0; t = w.pollTransition()) {
+        this.#emit("stateChange", { from: STATES[t[0]], to: STATES[t[1]], reason: REASONS[t[2]], at: t[3], generation: t[4] });
       }
     }
   }
@@ -274,8 +280,13 @@ export class CircuitBreaker {
 
   /** Cumulative counters and the current view (times in milliseconds). */
   stats() {
-    const stats = this.#machine().stats(this.#clock());
+    const figures = this.#machine().stats(this.#clock());
     this.#drain();
+    const stats = {};
+    STATS_FIELDS.forEach((field, i) => {
+      stats[field] = Number.isNaN(figures[i]) ? null : figures[i];
+    });
+    stats.state = STATES[stats.state];
     return stats;
   }
 

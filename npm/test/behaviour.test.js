@@ -186,6 +186,30 @@ for (const [options, ErrorType, option] of badOptions) {
   });
 }
 
+test("option errors name the option in JS spelling and show the value as given", () => {
+  const messages = [
+    [5, TypeError, "options must be an object, got 5"],
+    [{ failureTolerance: 1.5 }, RangeError, "failureTolerance must be a whole number between 0 and 4294967295, got 1.5"],
+    [{ failureTolerance: "5" }, TypeError, 'failureTolerance must be a number, got "5"'],
+    [{ failureTolerance: 10n }, TypeError, "failureTolerance must be a number, got bigint"],
+    [{ failureRate: { threshold: 0.5, windowCalls: 5 } }, TypeError, "failureRate needs minimumCalls"],
+    [{ failureRate: [] }, TypeError, "failureRate must be an object, got []"],
+    [{ failureRate: { threshold: 0.5, minimumCalls: 1, windowCall: 5 } }, TypeError, 'failureRate has an unknown key "windowCall"; expected threshold, minimumCalls, windowCalls, windowDuration'],
+    [{ failureRate: { threshold: 0.5, minimumCalls: 1 } }, TypeError, 'failureRate must be given exactly one of windowCalls and windowDuration, got {"threshold":0.5,"minimumCalls":1}'],
+    [{ failureRate: { threshold: 0.5, minimumCalls: 10, windowCalls: 5 } }, RangeError, "failureRate.minimumCalls must be at most failureRate.windowCalls (the window could never hold that many calls), got 10"],
+    [{ failureRate: { threshold: 0.5, minimumCalls: 1, windowDuration: 0.000001 } }, RangeError, "failureRate.windowDuration must be at least 10 nanoseconds (one per bucket), got 0.000001"],
+    [{ backoff: { multiplier: 2 } }, TypeError, "backoff needs maxResetTimeout"],
+    [{ backoff: { multiplier: 2, maxResetTimeout: 1 } }, RangeError, "backoff.maxResetTimeout must be at least resetTimeout, got 1"],
+    [{ resetTimeout: Infinity }, RangeError, "resetTimeout must be a finite, non-negative number, got Infinity"],
+    [{ callTimeout: -5 }, RangeError, "callTimeout must be a finite number greater than 0, got -5"],
+    [{ isFailure: "yes" }, TypeError, 'isFailure must be a function, got "yes"'],
+    [{ seed: NaN }, RangeError, "seed must be a whole number between 0 and 2^53, got NaN"],
+  ];
+  for (const [options, ErrorType, message] of messages) {
+    assert.throws(() => new CircuitBreaker(options), (error) => error.constructor === ErrorType && error.message === message, message);
+  }
+});
+
 test("the exported names match the core's", () => {
   assert.deepEqual(STATES, ["closed", "open", "half_open", "forced_open", "forced_closed"]);
   assert.equal(REASONS.length, 9);

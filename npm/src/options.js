@@ -1,0 +1,125 @@
+// The JS side of option checking: types and shape (numbers, functions,
+// nested objects, unknown and missing keys). Every number is then judged by
+// the core through the wasm module (bindings-wasm/src/options.rs), so ranges,
+// whole numbers and how options constrain each other match every language.
+
+/** `failure_rate.window_calls` → `failureRate.windowCalls`. */
+export function camel(option) {
+  return option.replace(/_(\w)/g, (_, letter) => letter.toUpperCase());
+}
+
+/** How a value reads in an error message: strings quoted, numbers as String(n). */
+export function show(value) {
+  if (typeof value === "number" || typeof value === "boolean") {
+    return String(value);
+  }
+  if (typeof value === "function") {
+    return "a function";
+  }
+  try {
+    return JSON.stringify(value) ?? typeof value;
+  } catch {
+    return typeof value;
+  }
+}
+
+function typeError(option, expected, value) {
+  return new TypeError(`${camel(option)} must be ${expected}, got ${show(value)}`);
+}
+
+const present = (value) => value !== undefined && value !== null;
+
+// The nested options: their keys that must be given (the others are optional).
+const GROUPS = [
+  ["failure_rate", ["threshold", "minimum_calls"]],
+  ["backoff", ["multiplier", "max_reset_timeout"]],
+];
+
+/**
+ * Checks `options` (a CircuitBreaker's) and lays out its numbers for the
+ * wasm module: `values[i]` holds the option `slots[i]` when bit i of `mask`
+ * is set. `given` maps each option's canonical name to the value as the
+ * caller wrote it, for error messages. Throws TypeError for a wrong type or
+ * shape; values out of range are the core's to report.
+ */
+export function machineOptions(options, slots) {
+  if (typeof options !== "object") {
+    throw new TypeError(`options must be an object, got ${show(options)}`);
+  }
+  const values = new Float64Array(slots.length);
+  const given = new Map();
+  let mask = 0;
+  const put = (option, value) => {
+    if (typeof value !== "number") {
+      throw typeError(option, "a number", value);
+    }
+    const slot = slots.indexOf(option);
+    values[slot] = value;
+    mask |= 1 << slot;
+    given.set(option, value);
+  };
+  for (const slot of slots) {
+    if (!slot.includes(".") && present(options[camel(slot)])) {
+      put(slot, options[camel(slot)]);
+    }
+  }
+  for (const [group, required] of GROUPS) {
+    const object = options[camel(group)];
+    if (!present(object)) {
+      continue;
+    }
+    if (typeof object !== "object" || Array.isArray(object)) {
+      throw typeError(group, "an object", object);
+    }
+    const members = slots.filter((slot) => slot.startsWith(`${group}.`));
+    const keys = members.map((slot) => camel(slot.slice(group.length + 1)));
+    for (const key of Object.keys(object)) {
+      if (!keys.includes(key)) {
+        throw new TypeError(`${camel(group)} has an unknown key ${JSON.stringify(key)}; expected ${keys.join(", ")}`);
+      }
+    }
+    for (const key of required) {
+      if (!present(object[camel(key)])) {
+        throw new TypeError(`${camel(group)} needs ${camel(key)}`);
+      }
+    }
+    if (group === "failure_rate" && present(object.windowCalls) === present(object.windowDuration)) {
+      throw typeError(group, "given exactly one of windowCalls and windowDuration", object);
+    }
+    members.forEach((slot, i) => {
+      if (present(object[keys[i]])) {
+        put(slot, object[keys[i]]);
+      }
+    });
+  }
+  const callTimeout = options.callTimeout ?? undefined;
+  if (callTimeout !== undefined) {
+    if (typeof callTimeout !== "number") {
+      throw typeError("call_timeout", "a number", callTimeout);
+    }
+    if (!(Number.isFinite(callTimeout) && callTimeout > 0)) {
+      throw new RangeError(`callTimeout must be a finite number greater than 0, got ${show(callTimeout)}`);
+    }
+  }
+  for (const option of ["is_failure", "is_result_failure", "clock"]) {
+    const f = options[camel(option)];
+    if (present(f) && typeof f !== "function") {
+      throw typeError(option, "a function", f);
+    }
+  }
+  if (present(options.name) && typeof options.name !== "string") {
+    throw typeError("name", "a string", options.name);
+  }
+  return { values, mask, given, callTimeout };
+}
+
+/**
+ * The core's verdict on an option (`option`, `requirement`) as a RangeError
+ * in JS spelling, showing the caller's value. `optionNames` are the core's
+ * names, which the requirement may mention ("must be at least reset_timeout").
+ */
+export function optionError(option, requirement, given, optionNames) {
+  const spelled = requirement.replace(/[a-z]+(?:[._][a-z]+)+/g, (word) => (optionNames.includes(word) ? camel(word) : word));
+  const got = given.has(option) ? `, got ${show(given.get(option))}` : "";
+  return new RangeError(`${camel(option)} ${spelled}${got}`);
+}
