@@ -50,6 +50,7 @@ check-core-purity: tools-rust ## The core builds for wasm32 (with and without st
 lint: tools-rust ## rustfmt --check and clippy -D warnings
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -q -p tripgate-wasm --target $(WASM_TARGET) -- -D warnings
 
 .PHONY: demo
 demo: js-build python-build ## The main demo: Node and Python clients against a real flaky service (about 25 s)

@@ -17,13 +17,12 @@
 extern crate alloc;
 
 mod options;
+mod record;
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use tripgate_core::config::{convert, OPTION_NAMES};
-use tripgate_core::{
-    Decision, Machine, Permit, Reason, Report, RestoreError, Snapshot, State, Stats,
-};
+use tripgate_core::{Decision, Machine, Permit, Reason, Report, RestoreError, State, Stats};
 use wasm_bindgen::prelude::*;
 
 #[cfg(target_arch = "wasm32")]
@@ -76,20 +75,21 @@ fn joined(names: impl Iterator<Item = &'static str>) -> String {
     out
 }
 
-/// The machine for the options (and snapshot, when restoring), or the
-/// problem: `option<TAB>name<TAB>requirement` or
+/// The machine for the options (and snapshot record, when restoring), or
+/// the problem: `option<TAB>name<TAB>requirement` or
 /// `snapshot<TAB>field<TAB>problem`.
 fn build(
     values: &[f64],
     mask: u32,
-    snapshot: Option<&str>,
+    snapshot: Option<&[f64]>,
     now: f64,
 ) -> Result<Machine, [&'static str; 3]> {
     let option = |e: tripgate_core::ConfigError| ["option", e.option, e.requirement];
     let config = options::Given { values, mask }.config().map_err(option)?;
     let restored = match snapshot {
         None => Machine::new(config, nanos(now)).map_err(RestoreError::Config),
-        Some(text) => Snapshot::from_json(text)
+        Some(record) => record::read(record)
+            .ok_or(RestoreError::MALFORMED)
             .and_then(|snapshot| Machine::restore(config, &snapshot, nanos(now))),
     };
     restored.map_err(|e| match e {
@@ -101,7 +101,7 @@ fn build(
 /// Why `WasmBreaker.create` with the same arguments gives no breaker
 /// (`option|snapshot<TAB>name<TAB>problem`), or undefined if it gives one.
 #[wasm_bindgen]
-pub fn problem(values: &[f64], mask: u32, snapshot: Option<String>) -> Option<String> {
+pub fn problem(values: &[f64], mask: u32, snapshot: Option<Vec<f64>>) -> Option<String> {
     build(values, mask, snapshot.as_deref(), 0.0)
         .err()
         .map(|parts| parts.join("\t"))
@@ -131,14 +131,14 @@ pub struct WasmBreaker {
 
 #[wasm_bindgen]
 impl WasmBreaker {
-    /// A closed breaker (or, given `snapshot` JSON, one in its state) whose
-    /// clock reads `now` milliseconds; undefined if the options or snapshot
-    /// are invalid (`problem` says why). `values[i]` holds the option
-    /// `SLOTS[i]` when bit `i` of `mask` is set.
+    /// A closed breaker (or, given a `snapshot` record, one in its state)
+    /// whose clock reads `now` milliseconds; undefined if the options or
+    /// snapshot are invalid (`problem` says why). `values[i]` holds the
+    /// option `SLOTS[i]` when bit `i` of `mask` is set.
     pub fn create(
         values: &[f64],
         mask: u32,
-        snapshot: Option<String>,
+        snapshot: Option<Vec<f64>>,
         now: f64,
     ) -> Option<WasmBreaker> {
         let machine = build(values, mask, snapshot.as_deref(), now).ok()?;
@@ -192,8 +192,9 @@ impl WasmBreaker {
                 generation as f64
             }
             Decision::Rejected(r) => {
-                self.rejected_retry_after =
-                    r.retry_after.map_or(f64::NAN, |d| millis(d.as_nanos() as u64));
+                self.rejected_retry_after = r
+                    .retry_after
+                    .map_or(f64::NAN, |d| millis(d.as_nanos() as u64));
                 -1.0 - f64::from(state_index(r.state))
             }
         }
@@ -329,9 +330,8 @@ impl WasmBreaker {
         }
     }
 
-    /// The snapshot as JSON text (the format of docs/semantics.md).
-    #[wasm_bindgen(js_name = snapshotJson)]
-    pub fn snapshot_json(&mut self, now: f64) -> String {
-        self.machine.snapshot(nanos(now)).to_json()
+    /// The snapshot as a record (see `record.rs`).
+    pub fn snapshot(&mut self, now: f64) -> Vec<f64> {
+        record::write(&self.machine.snapshot(nanos(now)))
     }
 }

@@ -115,6 +115,15 @@ pub enum RestoreError {
 impl RestoreError {
     /// Stable code for an invalid snapshot, shared by every language.
     pub const CODE: &'static str = "invalid_snapshot";
+
+    /// Input that is not of the snapshot format at all (a missing key, a
+    /// value of the wrong type, text that is not JSON): it names the field
+    /// `snapshot`. Bindings that convert a native object rather than JSON
+    /// text report shape problems with this same error.
+    pub const MALFORMED: RestoreError = RestoreError::Snapshot {
+        field: "snapshot",
+        problem: "is not JSON of the snapshot format",
+    };
 }
 
 impl fmt::Display for RestoreError {

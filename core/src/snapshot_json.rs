@@ -142,10 +142,7 @@ impl Snapshot {
 }
 
 fn malformed() -> RestoreError {
-    RestoreError::Snapshot {
-        field: "snapshot",
-        problem: "is not JSON of the snapshot format",
-    }
+    RestoreError::MALFORMED
 }
 
 /// A JSON value; numbers are kept only as non-negative integers, which is

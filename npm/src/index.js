@@ -5,6 +5,7 @@
 import { WasmBreaker, initSync, names, problem } from "../wasm/tripgate_wasm.js";
 import { wasmBytes } from "../wasm/bytes.js";
 import { camel, machineOptions, optionError } from "./options.js";
+import { snapshotObject, snapshotRecord } from "./snapshot.js";
 
 // Instantiated synchronously from embedded bytes, so no init step, no fetch
 // and no top-level await: the same file works in Node (import and require),
@@ -172,7 +173,7 @@ export class CircuitBreaker {
     if (snapshot === null || typeof snapshot !== "object") {
       throw new TypeError(`snapshot must be an object, got ${String(snapshot)}`);
     }
-    restoring = JSON.stringify(snapshot);
+    restoring = snapshotRecord(snapshot, STATES);
     try {
       return new CircuitBreaker(options);
     } finally {
@@ -310,7 +311,7 @@ export class CircuitBreaker {
 
   /** The breaker's state as a JSON-serializable object (the snapshot format shared by every language). */
   snapshot() {
-    return JSON.parse(this.#machine().snapshotJson(this.#clock()));
+    return snapshotObject(this.#machine().snapshot(this.#clock()), STATES);
   }
 
   /**

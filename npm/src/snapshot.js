@@ -1,0 +1,79 @@
+// Snapshots cross into wasm as flat records of numbers
+// (bindings-wasm/src/record.rs has the layout); this converts them to and
+// from the JS object of the snapshot format (docs/semantics.md,
+// "Snapshots"). Shapes and names are checked here, every number by the core.
+// tests/fixtures/snapshots.json holds the Rust codec's own text for the same
+// snapshots, and the tests check this conversion writes it byte for byte.
+
+const HEAD = ["version", "state", "generation", "consecutive_failures", "trial_successes", "open_remaining", "nominal_open_duration", "last_transition_age"];
+const COUNTERS = ["admitted", "successes", "failures", "slow_calls", "rejections", "released", "stale_outcomes", "trial_timeouts"];
+const KINDS = [null, "calls", "buckets"];
+const TWO_TO_32 = 2 ** 32;
+
+/** The snapshot object of a record; `states` names the state indexes. */
+export function snapshotObject(record, states) {
+  const snapshot = {};
+  HEAD.forEach((key, i) => {
+    snapshot[key] = record[i];
+  });
+  snapshot.state = states[record[1]];
+  if (Number.isNaN(snapshot.last_transition_age)) {
+    snapshot.last_transition_age = null;
+  }
+  snapshot.rng_state = ((BigInt(record[8]) << 32n) | BigInt(record[9])).toString();
+  const kind = KINDS[record[18]];
+  const rest = Array.from(record.subarray(kind === "calls" ? 20 : 21));
+  snapshot.window =
+    kind === "calls"
+      ? { kind, capacity: record[19], outcomes: rest.map((o) => o === 1) }
+      : kind === "buckets"
+        ? {
+            kind,
+            width: record[19],
+            elapsed: record[20],
+            buckets: Array.from({ length: rest.length / 3 }, (_, i) => ({ index: rest[3 * i], calls: rest[3 * i + 1], failures: rest[3 * i + 2] })),
+          }
+        : null;
+  snapshot.counters = {};
+  COUNTERS.forEach((key, i) => {
+    snapshot.counters[key] = record[10 + i];
+  });
+  return snapshot;
+}
+
+/**
+ * The record of a snapshot object, or an empty record (which the core
+ * reports as not of the snapshot format) if its shape is wrong. Unknown keys
+ * are ignored, as the core's JSON reader ignores them.
+ */
+export function snapshotRecord(snapshot, states) {
+  const isObject = (value) => value !== null && typeof value === "object" && !Array.isArray(value);
+  const number = (value) => (typeof value === "number" && !Number.isNaN(value) ? value : undefined);
+  const record = [];
+  for (const key of HEAD) {
+    record.push(key === "state" ? states.indexOf(snapshot[key]) : key === "last_transition_age" && snapshot[key] === null ? NaN : number(snapshot[key]));
+  }
+  const rng = snapshot.rng_state;
+  if (typeof rng !== "string" || !/^\+?[0-9]+$/.test(rng) || BigInt(rng) >= 2n ** 64n) {
+    return [];
+  }
+  record.push(Number(BigInt(rng) >> 32n), Number(BigInt(rng) % BigInt(TWO_TO_32)));
+  if (!isObject(snapshot.counters)) {
+    return [];
+  }
+  record.push(...COUNTERS.map((key) => number(snapshot.counters[key])));
+  const window = snapshot.window;
+  if (window === null) {
+    record.push(0);
+  } else if (isObject(window) && window.kind === "calls" && Array.isArray(window.outcomes) && window.outcomes.every((o) => typeof o === "boolean")) {
+    record.push(1, number(window.capacity), ...window.outcomes.map(Number));
+  } else if (isObject(window) && window.kind === "buckets" && Array.isArray(window.buckets) && window.buckets.every(isObject)) {
+    record.push(2, number(window.width), number(window.elapsed));
+    for (const b of window.buckets) {
+      record.push(number(b.index), number(b.calls), number(b.failures));
+    }
+  } else {
+    return [];
+  }
+  return record.includes(undefined) || record[1] < 0 ? [] : record;
+}
