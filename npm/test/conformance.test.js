@@ -179,3 +179,25 @@ after(() => {
   assert.ok(files.length >= 40, "at least 40 scenarios");
   assert.deepEqual([...ran].sort(), files, "every scenario file must run");
 });
+
+// Snapshots: the npm package converts snapshot objects itself (no JSON
+// parser in its wasm module), so it must write exactly what the core's codec
+// writes and refuse exactly what it refuses.
+const vectors = JSON.parse(readFileSync(join(dir, "..", "snapshot_vectors.json"), "utf8"));
+
+for (const vector of vectors.valid) {
+  test(`snapshot vector ${vector.name} restores and snapshots as the core writes it`, () => {
+    const breaker = CircuitBreaker.restore(vector.snapshot, { ...jsOptions(vector.config), clock: () => vector.at });
+    assert.equal(JSON.stringify(breaker.snapshot()), vector.restored_snapshot);
+    breaker.dispose();
+  });
+}
+
+for (const vector of vectors.invalid) {
+  test(`snapshot vector ${vector.name} is refused naming ${vector.field}`, () => {
+    assert.throws(
+      () => CircuitBreaker.restore(vector.snapshot, jsOptions(vector.config)),
+      (error) => error instanceof InvalidSnapshotError && error.code === "invalid_snapshot" && error.field === vector.field,
+    );
+  });
+}

@@ -177,3 +177,20 @@ def test_every_scenario_file_ran() -> None:
     # Runs last in this module (pytest keeps definition order).
     assert len(FILES) >= 40
     assert sorted(RAN) == [p.stem for p in FILES], "a scenario file was not run"
+
+
+VECTORS = json.loads((SCENARIOS.parent / "snapshot_vectors.json").read_text())
+
+
+@pytest.mark.parametrize("vector", VECTORS["valid"], ids=lambda v: v["name"])
+def test_snapshot_vector_restores_and_snapshots_as_the_core_writes_it(vector: Dict[str, Any]) -> None:
+    at = vector["at"] / 1000
+    breaker = CircuitBreaker.restore(vector["snapshot"], **seconds_options(vector["config"]), clock=lambda: at)
+    assert json.dumps(breaker.snapshot(), separators=(",", ":")) == vector["restored_snapshot"]
+
+
+@pytest.mark.parametrize("vector", VECTORS["invalid"], ids=lambda v: v["name"])
+def test_snapshot_vector_is_refused_naming_its_field(vector: Dict[str, Any]) -> None:
+    with pytest.raises(InvalidSnapshotError) as raised:
+        CircuitBreaker.restore(vector["snapshot"], **seconds_options(vector["config"]))
+    assert raised.value.field == vector["field"]
