@@ -11,11 +11,12 @@ import { fileURLToPath } from "node:url";
 const SHIFT = 32;
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 // wasm-opt (from the npm package binaryen; Debian's older binaryen breaks
-// externref modules) shrinks the module and strips its names.
+// externref modules) optimises the module for speed (see the wasm-release
+// profile in Cargo.toml) and strips its names.
 const raw = join(root, "wasm", "tripgate_wasm_bg.wasm");
 const optimized = join(root, "wasm", "tripgate_wasm_opt.wasm");
 execFileSync(join(root, "node_modules", ".bin", "wasm-opt"), [
-  "-Oz", "--strip-debug", "--strip-producers",
+  "-O3", "--strip-debug", "--strip-producers",
   "--enable-bulk-memory", "--enable-nontrapping-float-to-int", "--enable-sign-ext", "--enable-mutable-globals", "--enable-reference-types", "--enable-multivalue",
   raw, "-o", optimized,
 ]);
