@@ -137,12 +137,42 @@ export declare class InvalidSnapshotError extends TripgateError {
   readonly field: string;
 }
 
-/** The snapshot format shared by every language (see docs/semantics.md). */
+/** Counters kept across states (and snapshots). */
+export interface SnapshotCounters {
+  admitted: number;
+  successes: number;
+  failures: number;
+  slow_calls: number;
+  rejections: number;
+  released: number;
+  stale_outcomes: number;
+  trial_timeouts: number;
+}
+
+/** A failure-rate window's contents: outcomes oldest first (true = failure), or time buckets. */
+export type SnapshotWindow =
+  | null
+  | { kind: "calls"; capacity: number; outcomes: boolean[] }
+  | { kind: "buckets"; width: number; elapsed: number; buckets: { index: number; calls: number; failures: number }[] };
+
+/**
+ * The snapshot format shared by every language (docs/semantics.md,
+ * "Snapshots"): snake_case keys, times in nanoseconds relative to when it was
+ * taken. JSON-serializable as is.
+ */
 export interface Snapshot {
   version: number;
   state: State;
   generation: number;
-  [field: string]: unknown;
+  consecutive_failures: number;
+  trial_successes: number;
+  open_remaining: number;
+  nominal_open_duration: number;
+  last_transition_age: number | null;
+  /** A decimal string: a 64-bit integer does not survive a JS number. */
+  rng_state: string;
+  window: SnapshotWindow;
+  counters: SnapshotCounters;
 }
 
 export declare class Permit {

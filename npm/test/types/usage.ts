@@ -52,7 +52,15 @@ async function main(): Promise<void> {
       void error.timeout;
     }
   }
-  const restored = CircuitBreaker.restore(breaker.snapshot(), { resetTimeout: 5 });
+  const snapshot = breaker.snapshot();
+  const rng: string = snapshot.rng_state;
+  const window = snapshot.window;
+  if (window !== null && window.kind === "buckets") {
+    const first: number | undefined = window.buckets[0]?.index;
+    void first;
+  }
+  void rng;
+  const restored = CircuitBreaker.restore(snapshot, { resetTimeout: 5 });
   restored.dispose();
 }
 
@@ -62,5 +70,7 @@ new CircuitBreaker({ failureTolerance: "3" });
 new CircuitBreaker({ failureRate: { threshold: 0.5, minimumCalls: 2, windowCalls: 5, windowDuration: 100 } });
 // @ts-expect-error: unknown option
 new CircuitBreaker({ resetTimeot: 5 });
+// @ts-expect-error: rng_state is a decimal string, not a number
+CircuitBreaker.restore({ ...new CircuitBreaker().snapshot(), rng_state: 7 });
 
 void main;
