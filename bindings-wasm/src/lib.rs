@@ -108,14 +108,13 @@ pub fn problem(values: &[f64], mask: u32, snapshot: Option<Vec<f64>>) -> Option<
 }
 
 /// The names JS needs, one comma-separated list per line: states (in index
-/// order), reasons (in index order), option names, numeric option slots.
+/// order), reasons (in index order), option names (in slot order).
 #[wasm_bindgen]
 pub fn names() -> String {
     let lists = [
         joined(State::ALL.iter().map(|s| s.name())),
         joined(Reason::ALL.iter().map(|r| r.name())),
         joined(OPTION_NAMES.iter().copied()),
-        joined(options::SLOTS.iter().copied()),
     ];
     lists.join("\n")
 }
@@ -134,7 +133,7 @@ impl WasmBreaker {
     /// A closed breaker (or, given a `snapshot` record, one in its state)
     /// whose clock reads `now` milliseconds; undefined if the options or
     /// snapshot are invalid (`problem` says why). `values[i]` holds the
-    /// option `SLOTS[i]` when bit `i` of `mask` is set.
+    /// option `OPTION_NAMES[i]` when bit `i` of `mask` is set.
     pub fn create(
         values: &[f64],
         mask: u32,

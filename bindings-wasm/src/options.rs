@@ -1,32 +1,15 @@
 //! The numeric options of a JS `CircuitBreaker` into a core `Config`.
 //!
 //! The JS layer checks the options' types and shape (numbers, objects,
-//! unknown keys) and hands over every number in the slot `SLOTS` gives it,
-//! with a bit set in `given` for each one present. Everything about values
+//! unknown keys) and hands over every number in the slot of its name in the
+//! core's `OPTION_NAMES` (the group names' slots stay empty), with a bit set
+//! in the mask for each one present. Everything about values
 //! (ranges, whole numbers, units, how options constrain each other) is
 //! judged here by the core, so it matches the other languages.
 
 use core::time::Duration;
-use tripgate_core::config::{convert, ConfigError};
+use tripgate_core::config::{convert, ConfigError, OPTION_NAMES};
 use tripgate_core::{Backoff, Config, FailureRate, Window};
-
-/// The numeric options in slot order (canonical names).
-pub const SLOTS: [&str; 14] = [
-    "failure_tolerance",
-    "failure_rate.threshold",
-    "failure_rate.minimum_calls",
-    "failure_rate.window_calls",
-    "failure_rate.window_duration",
-    "slow_call_duration",
-    "reset_timeout",
-    "backoff.multiplier",
-    "backoff.max_reset_timeout",
-    "backoff.jitter",
-    "half_open_max_calls",
-    "success_threshold",
-    "trial_timeout",
-    "seed",
-];
 
 /// The options as the JS layer passes them.
 pub struct Given<'a> {
@@ -36,7 +19,7 @@ pub struct Given<'a> {
 
 impl Given<'_> {
     fn get(&self, option: &str) -> Option<f64> {
-        let slot = SLOTS.iter().position(|s| *s == option)?;
+        let slot = OPTION_NAMES.iter().position(|s| *s == option)?;
         (self.mask & (1 << slot) != 0).then(|| self.values.get(slot).copied().unwrap_or(f64::NAN))
     }
 

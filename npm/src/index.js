@@ -18,9 +18,11 @@ export function wasmMemoryBytes() {
 }
 
 // The machine's names, in the order its indexes refer to them.
-const [stateNames, reasonNames, optionNames, SLOTS] = names()
+const [stateNames, reasonNames, optionNames] = names()
   .split("\n")
   .map((line) => line.split(","));
+// Options cross as numbers, each in the slot of its name's index.
+const SLOTS = optionNames;
 const SEED_SLOT = SLOTS.indexOf("seed");
 
 /** The state names, in the order the machine indexes them. */

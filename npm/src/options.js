@@ -37,8 +37,8 @@ const GROUPS = [
 
 /**
  * Checks `options` (a CircuitBreaker's) and lays out its numbers for the
- * wasm module: `values[i]` holds the option `slots[i]` when bit i of `mask`
- * is set. `given` maps each option's canonical name to the value as the
+ * wasm module: `values[i]` holds the option `slots[i]` (the core's option
+ * names; a group's own slot stays empty) when bit i of `mask` is set. `given` maps each option's canonical name to the value as the
  * caller wrote it, for error messages. Throws TypeError for a wrong type or
  * shape; values out of range are the core's to report.
  */
@@ -58,8 +58,9 @@ export function machineOptions(options, slots) {
     mask |= 1 << slot;
     given.set(option, value);
   };
+  const groups = GROUPS.map(([group]) => group);
   for (const slot of slots) {
-    if (!slot.includes(".") && present(options[camel(slot)])) {
+    if (!slot.includes(".") && !groups.includes(slot) && present(options[camel(slot)])) {
       put(slot, options[camel(slot)]);
     }
   }
