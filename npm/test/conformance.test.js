@@ -1,13 +1,16 @@
 // The JS runner of the language-neutral scenarios in tests/conformance/:
-// every scenario file on disk runs through the public API (the two-step
-// tryAcquire with an injected clock, events, stats).
+// every scenario file on disk runs through the public API twice, with an
+// injected clock: once with the two-step tryAcquire, and once with whole
+// calls through execute(), each permit of the scenario a call whose promise
+// the runner settles at the step that reports it (success resolves, failure
+// rejects, release rejects with an error isFailure does not count).
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test, after } from "node:test";
 import { fileURLToPath } from "node:url";
 
-import { CircuitBreaker, InvalidSnapshotError } from "../dist/index.js";
+import { CircuitBreaker, CircuitOpenError, InvalidSnapshotError } from "../dist/index.js";
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "tests", "conformance", "scenarios");
 const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
@@ -36,9 +39,14 @@ function matches(expected, actual) {
   return actual !== null && typeof actual === "object" && Object.entries(expected).every(([k, v]) => k in actual && matches(v, actual[k]));
 }
 
+/** What a call settled by a `release` step rejects with; the execute-mode breaker's isFailure does not count it. */
+const RELEASE = new Error("released by the scenario");
+
 class Run {
-  constructor(config) {
+  /** `calls`: permits are execute() calls rather than tryAcquire() permits. */
+  constructor(config, calls = false) {
     this.now = 0;
+    this.calls = calls;
     this.config = config;
     this.transitions = [];
     this.rejections = [];
@@ -48,7 +56,8 @@ class Run {
   }
 
   options(config) {
-    return { ...jsOptions(config), clock: () => this.now };
+    const options = { ...jsOptions(config), clock: () => this.now };
+    return this.calls ? { ...options, isFailure: (error) => error !== RELEASE } : options;
   }
 
   attach(breaker) {
@@ -57,21 +66,63 @@ class Run {
     return breaker;
   }
 
-  acquire(label) {
-    const permit = this.breaker.tryAcquire();
-    if (permit === null) {
-      const r = this.rejections.at(-1);
-      return { admitted: false, state: r.state, retry_after: r.retryAfter };
+  acquire(label, expect) {
+    const owner = this.breaker;
+    if (this.calls) {
+      return this.call(label, expect);
     }
-    this.permits.set(label, { permit, owner: this.breaker });
+    const permit = owner.tryAcquire();
+    if (permit === null) {
+      return this.rejection();
+    }
+    this.permits.set(label, { settle: (op) => permit[op](), owner });
     return { admitted: true, trial: permit.isTrial };
   }
 
-  report(op, label) {
-    const { permit, owner } = this.permits.get(label);
+  rejection() {
+    const r = this.rejections.at(-1);
+    return { admitted: false, state: r.state, retry_after: r.retryAfter };
+  }
+
+  /** A whole call: admitted when execute() calls fn at once; it stays pending until its report step. */
+  call(label, expect) {
+    const owner = this.breaker;
+    // Whether a call is a trial shows only in the stats; read them only when the step asks.
+    const trialsBefore = expect?.trial !== undefined ? owner.stats().trialsInFlight : 0;
+    let settle;
+    const done = owner.execute(() => new Promise((resolve, reject) => (settle = { resolve, reject })));
+    if (settle === undefined) {
+      const rejection = this.rejection();
+      return done.then(
+        () => assert.fail("a rejected call resolved"),
+        (error) => {
+          assert.ok(error instanceof CircuitOpenError, String(error));
+          assert.deepEqual([error.state, error.retryAfter], [rejection.state, rejection.retry_after]);
+          return rejection;
+        },
+      );
+    }
+    const outcome = (op) => {
+      if (op === "success") {
+        settle.resolve("ok");
+        return done;
+      }
+      settle.reject(op === "failure" ? new Error("failed by the scenario") : RELEASE);
+      return done.then(
+        () => assert.fail("a failed call resolved"),
+        () => {},
+      );
+    };
+    this.permits.set(label, { settle: outcome, owner });
+    const trial = expect?.trial !== undefined ? owner.stats().trialsInFlight > trialsBefore : undefined;
+    return { admitted: true, trial };
+  }
+
+  async report(op, label) {
+    const { settle, owner } = this.permits.get(label);
     this.permits.delete(label);
     const before = owner.stats();
-    permit[op]();
+    await settle(op);
     const afterStats = owner.stats();
     return {
       // A permit of a breaker replaced by a restore changes nothing in the restored one.
@@ -80,16 +131,16 @@ class Run {
     };
   }
 
-  step(step) {
+  async step(step) {
     this.now = step.at;
     const b = this.breaker;
     switch (step.op) {
       case "acquire":
-        return this.acquire(step.permit);
+        return this.acquire(step.permit, step.expect);
       case "acquire_many": {
         const counts = { admitted: 0, rejected: 0 };
         for (let i = 0; i < step.count; i++) {
-          const outcome = this.acquire(`${step.permit}${counts.admitted}`);
+          const outcome = await this.acquire(`${step.permit}${counts.admitted}`);
           counts[outcome.admitted ? "admitted" : "rejected"] += 1;
         }
         return counts;
@@ -145,7 +196,7 @@ class Run {
 }
 
 for (const file of files) {
-  test(file.replace(/\.json$/, ""), () => {
+  test(file.replace(/\.json$/, ""), async () => {
     const scenario = JSON.parse(readFileSync(join(dir, file), "utf8"));
     assert.equal(`${scenario.name}.json`, file);
     const expectedError = scenario.expect_config_error;
@@ -163,13 +214,16 @@ for (const file of files) {
         },
       );
     } else {
-      const run = new Run(scenario.config);
-      scenario.steps.forEach((step, index) => {
-        const actual = run.step(step);
-        if ("expect" in step) {
-          assert.ok(matches(step.expect, actual), `step ${index} (${step.op}): expected ${JSON.stringify(step.expect)}, got ${JSON.stringify(actual)}`);
+      for (const calls of [false, true]) {
+        const run = new Run(scenario.config, calls);
+        for (const [index, step] of scenario.steps.entries()) {
+          const actual = await run.step(step);
+          if ("expect" in step) {
+            const how = calls ? "execute" : "tryAcquire";
+            assert.ok(matches(step.expect, actual), `${how}: step ${index} (${step.op}): expected ${JSON.stringify(step.expect)}, got ${JSON.stringify(actual)}`);
+          }
         }
-      });
+      }
     }
     ran.add(file);
   });
