@@ -9,8 +9,8 @@
 //!
 //! On wasm32 the crate is `no_std` (the core is built without its `std`
 //! feature) with a small free-list allocator, so no std formatting or panic
-//! machinery reaches the module: it stays a few kilobytes, which is what a
-//! browser downloads.
+//! machinery reaches the module: what a browser downloads stays small
+//! (docs/benchmarks.md has the figures).
 
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
@@ -65,14 +65,7 @@ fn reason_index(reason: Reason) -> u32 {
 
 /// `names` joined with commas.
 fn joined(names: impl Iterator<Item = &'static str>) -> String {
-    let mut out = String::new();
-    for name in names {
-        if !out.is_empty() {
-            out.push(',');
-        }
-        out.push_str(name);
-    }
-    out
+    names.collect::<Vec<_>>().join(",")
 }
 
 /// The machine for the options (and snapshot record, when restoring), or

@@ -147,17 +147,19 @@ export class CircuitBreaker {
 
   constructor(options = {}) {
     const given = options ?? {};
-    const { values, mask, given: numbers, callTimeout } = machineOptions(given, SLOTS);
+    const { values, mask: givenMask, given: numbers, callTimeout } = machineOptions(given, SLOTS);
+    let mask = givenMask;
     if ((mask & (1 << SEED_SLOT)) === 0) {
+      // Unseeded breakers must not jitter alike across processes.
       values[SEED_SLOT] = randomSeed();
+      mask |= 1 << SEED_SLOT;
     }
-    const fullMask = mask | (1 << SEED_SLOT);
     const clock = given.clock ?? defaultClock;
     const snapshot = restoring ?? undefined;
     const now = clock();
-    this.#wasm = WasmBreaker.create(values, fullMask, snapshot, now);
+    this.#wasm = WasmBreaker.create(values, mask, snapshot, now);
     if (this.#wasm === undefined) {
-      const [kind, name, text] = problem(values, fullMask, snapshot, now).split("\t");
+      const [kind, name, text] = problem(values, mask, snapshot, now).split("\t");
       throw kind === "snapshot" ? new InvalidSnapshotError(`invalid snapshot: ${name} ${text}`, name) : optionError(name, text, numbers, optionNames);
     }
     this.#clock = clock;
