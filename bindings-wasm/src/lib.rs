@@ -21,6 +21,7 @@ mod record;
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::time::Duration;
 use tripgate_core::config::{convert, OPTION_NAMES};
 use tripgate_core::{Decision, Machine, Permit, Reason, Report, RestoreError, State, Stats};
 use wasm_bindgen::prelude::*;
@@ -55,7 +56,11 @@ fn millis(nanos: u64) -> f64 {
     nanos as f64 / convert::NANOS_PER_MILLI
 }
 
-fn state_index(state: State) -> u32 {
+fn millis_of(duration: Duration) -> f64 {
+    millis(duration.as_nanos() as u64)
+}
+
+pub(crate) fn state_index(state: State) -> u32 {
     State::ALL.iter().position(|s| *s == state).unwrap_or(0) as u32
 }
 
@@ -184,9 +189,7 @@ impl WasmBreaker {
                 generation as f64
             }
             Decision::Rejected(r) => {
-                self.rejected_retry_after = r
-                    .retry_after
-                    .map_or(f64::NAN, |d| millis(d.as_nanos() as u64));
+                self.rejected_retry_after = r.retry_after.map_or(f64::NAN, millis_of);
                 -1.0 - f64::from(state_index(r.state))
             }
         }
@@ -258,7 +261,7 @@ impl WasmBreaker {
     pub fn retry_after(&mut self, now: f64) -> f64 {
         self.machine
             .retry_after(nanos(now))
-            .map_or(f64::NAN, |d| millis(d.as_nanos() as u64))
+            .map_or(f64::NAN, millis_of)
     }
 
     /// The stats as numbers in `STATS_FIELDS` order (npm/src/index.js):
@@ -285,7 +288,7 @@ impl WasmBreaker {
             f64::from(s.trials_in_flight),
             s.in_flight() as f64,
             optional(s.last_transition_at.map(millis)),
-            optional(s.retry_after.map(|d| millis(d.as_nanos() as u64))),
+            optional(s.retry_after.map(millis_of)),
         ]
         .to_vec()
     }

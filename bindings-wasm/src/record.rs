@@ -126,10 +126,9 @@ pub fn read(record: &[f64]) -> Option<Snapshot> {
 /// The record of `snapshot`.
 pub fn write(s: &Snapshot) -> Vec<f64> {
     let c = &s.counters;
-    let state = State::ALL.iter().position(|x| *x == s.state).unwrap_or(0);
     let mut record = Vec::from([
         f64::from(s.version),
-        state as f64,
+        f64::from(crate::state_index(s.state)),
         s.generation as f64,
         f64::from(s.consecutive_failures),
         f64::from(s.trial_successes),
