@@ -2,9 +2,18 @@
 //! [`Clock`] to read, and wrappers for calls. The lock is held only while the
 //! machine decides, never while the protected call runs. It decides nothing
 //! itself: every decision is the machine's.
+//!
+//! What it promises however its clock and listener behave (docs/semantics.md,
+//! "What the bindings promise"): a clock that panics while a call is admitted
+//! propagates to the caller with nothing admitted; one that panics while a
+//! call is reported is replaced by the latest time the machine has seen, and
+//! a listener that panics is skipped. Either panic then goes to the
+//! [`CircuitBreaker::on_error`] listener; no permit is ever lost.
 
+use core::any::Any;
 use core::fmt;
 use core::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -62,11 +71,14 @@ impl ManualClock {
         }
     }
 
-    /// Moves the clock forward by `by`.
+    /// Moves the clock forward by `by`, stopping at `u64::MAX` nanoseconds.
     pub fn advance(&self, by: Duration) {
         let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        self.nanos
-            .fetch_add(by, std::sync::atomic::Ordering::SeqCst);
+        let _ = self.nanos.fetch_update(
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+            |nanos| Some(nanos.saturating_add(by)),
+        );
     }
 
     /// Sets the clock to `nanos` (which may be earlier: the machine treats
@@ -124,6 +136,67 @@ impl<E: std::error::Error + 'static> std::error::Error for CallError<E> {
 }
 
 type Listener = Box<dyn Fn(&Transition) + Send + Sync>;
+type ErrorListener = Box<dyn Fn(&CaughtPanic) + Send + Sync>;
+
+/// Where a panic the breaker caught came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PanicSource {
+    /// The [`Clock`], while a call was being reported: the outcome was
+    /// recorded at the latest time the machine had seen.
+    Clock,
+    /// The transition listener: the transition still happened, and the
+    /// listener was still given the transitions after it.
+    TransitionListener,
+}
+
+/// A panic the breaker caught instead of letting it lose a permit or take a
+/// call's result from its caller; handed to [`CircuitBreaker::on_error`].
+pub struct CaughtPanic {
+    /// Where it came from.
+    pub source: PanicSource,
+    /// The panic's payload, as [`std::panic::catch_unwind`] returns it.
+    pub payload: Box<dyn Any + Send>,
+}
+
+impl CaughtPanic {
+    /// The panic's message, when it was a `&str` or a `String`.
+    pub fn message(&self) -> Option<&str> {
+        self.payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| self.payload.downcast_ref::<String>().map(String::as_str))
+    }
+}
+
+impl fmt::Debug for CaughtPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaughtPanic")
+            .field("source", &self.source)
+            .field("message", &self.message())
+            .finish()
+    }
+}
+
+/// How a breaker operation reads the clock.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClockRead {
+    /// Only where the machine needs the time; a panic propagates.
+    IfNeeded,
+    /// Always; a panic propagates.
+    Always,
+    /// For a report, only where needed (or always when `always`): a panic is
+    /// caught and the latest time the machine has seen is used, so that the
+    /// permit is still reported.
+    Report { always: bool },
+}
+
+/// Transitions taken from the machine under its lock, handed to the listener
+/// once the lock is released, with any clock panic caught meanwhile.
+#[must_use]
+struct Aftermath {
+    transitions: Vec<Transition>,
+    clock_panic: Option<Box<dyn Any + Send>>,
+}
 
 /// A thread-safe circuit breaker.
 ///
@@ -179,6 +252,7 @@ pub struct CircuitBreaker<C: Clock = DefaultClock> {
     machine: Mutex<Machine>,
     clock: C,
     listener: Option<Listener>,
+    error_listener: Option<ErrorListener>,
 }
 
 /// The clock [`CircuitBreaker::new`] uses.
@@ -225,6 +299,7 @@ impl<C: Clock> CircuitBreaker<C> {
             machine: Mutex::new(machine),
             clock,
             listener: None,
+            error_listener: None,
         })
     }
 
@@ -235,63 +310,122 @@ impl<C: Clock> CircuitBreaker<C> {
             machine: Mutex::new(machine),
             clock,
             listener: None,
+            error_listener: None,
         })
     }
 
     /// Calls `listener` with every transition, after the breaker's lock is
-    /// released (so it may use the breaker).
+    /// released (so it may use the breaker). A panic in it is caught and
+    /// handed to the [`Self::on_error`] listener.
     pub fn on_transition(mut self, listener: impl Fn(&Transition) + Send + Sync + 'static) -> Self {
         self.listener = Some(Box::new(listener));
         self
     }
 
+    /// Calls `listener` with every panic the breaker catches (a clock that
+    /// panicked while a call was reported, a transition listener that
+    /// panicked). A panic in this listener is caught and dropped.
+    pub fn on_error(mut self, listener: impl Fn(&CaughtPanic) + Send + Sync + 'static) -> Self {
+        self.error_listener = Some(Box::new(listener));
+        self
+    }
+
     fn lock(&self) -> MutexGuard<'_, Machine> {
-        // The machine does not panic; if a listener-free caller's thread
-        // panicked while holding the lock, the machine is still consistent.
-        self.machine.lock().unwrap_or_else(|e| e.into_inner())
+        // The machine does not panic and no user code runs under the lock but
+        // the clock, read before the machine is touched: a lock poisoned by a
+        // clock that panicked still guards a consistent machine.
+        self.machine.lock().unwrap_or_else(|poisoned| {
+            self.machine.clear_poison();
+            poisoned.into_inner()
+        })
     }
 
     /// Runs `f` under the machine's lock with the current time, then hands
     /// the transitions it caused to the listener with the lock released.
     fn with_machine<R>(&self, f: impl FnOnce(&mut Machine, u64) -> R) -> R {
-        self.with_machine_at(true, f)
+        self.with_machine_at(ClockRead::Always, f)
     }
 
-    /// As [`Self::with_machine`]; unless `always_read_clock`, the clock is read
-    /// only when the machine needs the time ([`Machine::needs_clock`]).
-    fn with_machine_at<R>(
-        &self,
-        always_read_clock: bool,
-        f: impl FnOnce(&mut Machine, u64) -> R,
-    ) -> R {
-        let mut machine = self.lock();
-        let now = if always_read_clock || machine.needs_clock() {
-            self.clock.now()
-        } else {
-            machine.latest_time()
-        };
-        let result = f(&mut machine, now);
-        if machine.has_transitions() {
-            let transitions: Vec<Transition> =
-                std::iter::from_fn(|| machine.poll_transition()).collect();
-            drop(machine);
-            if let Some(listener) = &self.listener {
-                transitions.iter().for_each(listener);
-            }
-        }
+    /// As [`Self::with_machine`], reading the clock as `read` says.
+    fn with_machine_at<R>(&self, read: ClockRead, f: impl FnOnce(&mut Machine, u64) -> R) -> R {
+        let (result, aftermath) = self.locked(read, f);
+        self.deliver(aftermath);
         result
     }
 
+    /// Runs `f` under the machine's lock; what it caused is to be delivered
+    /// with [`Self::deliver`] once whatever `f` returned is safe from a
+    /// panicking listener.
+    fn locked<R>(&self, read: ClockRead, f: impl FnOnce(&mut Machine, u64) -> R) -> (R, Aftermath) {
+        let mut machine = self.lock();
+        let mut clock_panic = None;
+        let now = match read {
+            ClockRead::Always => self.clock.now(),
+            ClockRead::IfNeeded if machine.needs_clock() => self.clock.now(),
+            ClockRead::Report { always } if always || machine.needs_clock() => {
+                match catch_unwind(AssertUnwindSafe(|| self.clock.now())) {
+                    Ok(now) => now,
+                    Err(payload) => {
+                        clock_panic = Some(payload);
+                        machine.latest_time()
+                    }
+                }
+            }
+            ClockRead::IfNeeded | ClockRead::Report { .. } => machine.latest_time(),
+        };
+        let result = f(&mut machine, now);
+        let transitions = if machine.has_transitions() {
+            std::iter::from_fn(|| machine.poll_transition()).collect()
+        } else {
+            Vec::new()
+        };
+        (
+            result,
+            Aftermath {
+                transitions,
+                clock_panic,
+            },
+        )
+    }
+
+    /// Hands transitions to the listener and caught panics to the error
+    /// listener, with the lock released; a panic in either is caught.
+    fn deliver(&self, aftermath: Aftermath) {
+        if let Some(payload) = aftermath.clock_panic {
+            self.report_panic(PanicSource::Clock, payload);
+        }
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        for transition in &aftermath.transitions {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| listener(transition))) {
+                self.report_panic(PanicSource::TransitionListener, payload);
+            }
+        }
+    }
+
+    fn report_panic(&self, source: PanicSource, payload: Box<dyn Any + Send>) {
+        if let Some(error_listener) = &self.error_listener {
+            let caught = CaughtPanic { source, payload };
+            let _ = catch_unwind(AssertUnwindSafe(|| error_listener(&caught)));
+        }
+    }
+
     /// Asks to make a call; the returned guard releases the permit if dropped
-    /// unreported.
+    /// unreported. A clock that panics here propagates, with nothing admitted.
     pub fn try_acquire(&self) -> Result<PermitGuard<'_, C>, Rejection> {
-        match self.with_machine_at(false, |m, now| m.try_acquire(now)) {
+        let (decision, aftermath) = self.locked(ClockRead::IfNeeded, |m, now| m.try_acquire(now));
+        // The guard exists before any listener runs, so the permit is
+        // released even if the caller never sees it.
+        let guard = match decision {
             Decision::Admitted(permit) => Ok(PermitGuard {
                 breaker: self,
                 permit: Some(permit),
             }),
             Decision::Rejected(rejection) => Err(rejection),
-        }
+        };
+        self.deliver(aftermath);
+        guard
     }
 
     /// Runs `f` if admitted; an `Err` counts as a failure. A panic in `f`
@@ -399,13 +533,14 @@ impl<C: Clock> PermitGuard<'_, C> {
 
     fn report(mut self, outcome: Outcome) {
         if let Some(permit) = self.permit.take() {
-            let always_read_clock = outcome == Outcome::Failure;
-            self.breaker
-                .with_machine_at(always_read_clock, |m, now| match outcome {
-                    Outcome::Success => m.on_success(permit, now),
-                    Outcome::Failure => m.on_failure(permit, now),
-                    Outcome::Ignored => m.release(permit, now),
-                });
+            let read = ClockRead::Report {
+                always: outcome == Outcome::Failure,
+            };
+            self.breaker.with_machine_at(read, |m, now| match outcome {
+                Outcome::Success => m.on_success(permit, now),
+                Outcome::Failure => m.on_failure(permit, now),
+                Outcome::Ignored => m.release(permit, now),
+            });
         }
     }
 }
@@ -414,7 +549,9 @@ impl<C: Clock> Drop for PermitGuard<'_, C> {
     fn drop(&mut self) {
         if let Some(permit) = self.permit.take() {
             self.breaker
-                .with_machine_at(false, |m, now| m.release(permit, now));
+                .with_machine_at(ClockRead::Report { always: false }, |m, now| {
+                    m.release(permit, now)
+                });
         }
     }
 }

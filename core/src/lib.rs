@@ -68,11 +68,13 @@ mod window;
 pub use breaker::MonotonicClock;
 #[cfg(feature = "std")]
 pub use breaker::{
-    random_seed, CallError, CircuitBreaker, Clock, DefaultClock, ManualClock, Outcome, PermitGuard,
+    random_seed, CallError, CaughtPanic, CircuitBreaker, Clock, DefaultClock, ManualClock, Outcome,
+    PanicSource, PermitGuard,
 };
 pub use config::{Backoff, Config, ConfigError, FailureRate, OptionValue, Window};
 pub use machine::{
-    Counters, Decision, Machine, Permit, Rejection, Report, Stats, MAX_PENDING_TRANSITIONS,
+    Counters, Decision, Machine, Permit, Rejection, Report, Stats, MAX_COUNT,
+    MAX_PENDING_TRANSITIONS,
 };
 pub use snapshot::{BucketSnapshot, RestoreError, Snapshot, WindowSnapshot, SNAPSHOT_VERSION};
 pub use state::{Reason, State, Transition};

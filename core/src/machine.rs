@@ -19,6 +19,18 @@ use crate::window::RateWindow;
 /// dropped, so a caller that never drains them does not grow without bound.
 pub const MAX_PENDING_TRANSITIONS: usize = 1024;
 
+/// The largest value a counter or a generation takes: 2^53 - 1, the largest
+/// integer every binding's number type holds exactly (a JavaScript number).
+/// Counters and generations saturate here instead of overflowing, so every
+/// snapshot a machine writes can be restored in every language.
+pub const MAX_COUNT: u64 = (1 << 53) - 1;
+
+/// Adds `by` to a counter, saturating at [`MAX_COUNT`].
+#[inline(always)]
+fn bump(counter: &mut u64, by: u64) {
+    *counter = counter.saturating_add(by).min(MAX_COUNT);
+}
+
 /// The right to make one call, issued by [`Machine::try_acquire`].
 ///
 /// Report it exactly once with [`Machine::on_success`],
@@ -137,8 +149,13 @@ pub struct Stats {
 
 impl Stats {
     /// Permits issued and not yet reported.
+    /// Never negative: a permit reported twice, or one from another machine,
+    /// is counted in its outcome's counter without underflowing this.
     pub fn in_flight(&self) -> u64 {
-        self.admitted - self.successes - self.failures - self.released
+        self.admitted
+            .saturating_sub(self.successes)
+            .saturating_sub(self.failures)
+            .saturating_sub(self.released)
     }
 }
 
@@ -228,7 +245,7 @@ impl Machine {
             State::Closed | State::ForcedClosed => None,
             State::HalfOpen if self.trials.len() < self.settings.half_open_max_calls as usize => {
                 let id = self.next_trial_id;
-                self.next_trial_id += 1;
+                self.next_trial_id = self.next_trial_id.wrapping_add(1).max(1);
                 self.trials.push(Trial {
                     id,
                     acquired_at: now,
@@ -236,14 +253,14 @@ impl Machine {
                 Some(id)
             }
             State::Open | State::HalfOpen | State::ForcedOpen => {
-                self.counters.rejections += 1;
+                bump(&mut self.counters.rejections, 1);
                 return Decision::Rejected(Rejection {
                     state: self.state,
                     retry_after: self.retry_after_at(now),
                 });
             }
         };
-        self.counters.admitted += 1;
+        bump(&mut self.counters.admitted, 1);
         Decision::Admitted(Permit {
             generation: self.generation,
             acquired_at: now,
@@ -254,14 +271,14 @@ impl Machine {
     /// Reports that the permit's call succeeded at `now`.
     #[inline]
     pub fn on_success(&mut self, permit: Permit, now: u64) -> Report {
-        self.counters.successes += 1;
+        bump(&mut self.counters.successes, 1);
         self.on_outcome(permit, now, false)
     }
 
     /// Reports that the permit's call failed at `now`.
     #[inline]
     pub fn on_failure(&mut self, permit: Permit, now: u64) -> Report {
-        self.counters.failures += 1;
+        bump(&mut self.counters.failures, 1);
         self.on_outcome(permit, now, true)
     }
 
@@ -269,9 +286,9 @@ impl Machine {
     /// its error is not counted). A trial's slot is freed.
     pub fn release(&mut self, permit: Permit, now: u64) -> Report {
         self.advance(now);
-        self.counters.released += 1;
+        bump(&mut self.counters.released, 1);
         if self.take_current(&permit).is_none() {
-            self.counters.stale_outcomes += 1;
+            bump(&mut self.counters.stale_outcomes, 1);
             return Report {
                 stale: true,
                 slow: false,
@@ -345,7 +362,7 @@ impl Machine {
     pub fn reset(&mut self, now: u64) {
         let now = self.advance(now);
         if self.state == State::Closed {
-            self.generation += 1;
+            self.next_generation();
             self.enter(State::Closed, now);
         } else {
             self.transition(Reason::Reset, now);
@@ -431,7 +448,7 @@ impl Machine {
                     if overdue == 0 {
                         return;
                     }
-                    self.counters.trial_timeouts += overdue;
+                    bump(&mut self.counters.trial_timeouts, overdue);
                     self.transition(Reason::TrialTimedOut, now);
                 }
                 _ => return,
@@ -469,9 +486,9 @@ impl Machine {
             .settings
             .slow_call_nanos
             .is_some_and(|limit| now.saturating_sub(permit.acquired_at) > limit);
-        self.counters.slow_calls += u64::from(slow);
+        bump(&mut self.counters.slow_calls, u64::from(slow));
         if self.take_current(&permit).is_none() {
-            self.counters.stale_outcomes += 1;
+            bump(&mut self.counters.stale_outcomes, 1);
             return Report { stale: true, slow };
         }
         let failed = failed || slow;
@@ -523,7 +540,7 @@ impl Machine {
         let (sources, to) = reason.rule();
         let from = self.state;
         debug_assert!(sources.contains(&from), "{reason} from {from}");
-        self.generation += 1;
+        self.next_generation();
         if matches!(reason, Reason::TrialFailed | Reason::TrialTimedOut) {
             self.grow_open_duration();
         }
@@ -539,6 +556,12 @@ impl Machine {
             generation: self.generation,
         });
         self.last_transition_at = Some(now);
+    }
+
+    /// Starts a new generation. At [`MAX_COUNT`] (2^53 - 1 transitions, never
+    /// reached by a live breaker) it stays there rather than overflow.
+    fn next_generation(&mut self) {
+        bump(&mut self.generation, 1);
     }
 
     /// Sets up the books of the state entered at `now`.

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::config::{Config, ConfigError, WindowSettings};
-use crate::machine::{Counters, Machine};
+use crate::machine::{Counters, Machine, MAX_COUNT};
 use crate::rng::SplitMix64;
 use crate::state::State;
 use crate::window::{Bucket, BucketWindow, CallWindow, RateWindow, BUCKETS};
@@ -221,6 +221,23 @@ impl Machine {
             now,
         )?;
         let c = &snapshot.counters;
+        if snapshot.generation > MAX_COUNT {
+            return Err(invalid("generation", "is above 2^53 - 1"));
+        }
+        for (field, value) in [
+            ("counters.admitted", c.admitted),
+            ("counters.successes", c.successes),
+            ("counters.failures", c.failures),
+            ("counters.slow_calls", c.slow_calls),
+            ("counters.rejections", c.rejections),
+            ("counters.released", c.released),
+            ("counters.stale_outcomes", c.stale_outcomes),
+            ("counters.trial_timeouts", c.trial_timeouts),
+        ] {
+            if value > MAX_COUNT {
+                return Err(invalid(field, "is above 2^53 - 1"));
+            }
+        }
         let reported = c
             .successes
             .checked_add(c.failures)
@@ -238,10 +255,8 @@ impl Machine {
             .as_ref()
             .map_or(reset, |b| b.max_reset_timeout_nanos);
         machine.state = snapshot.state;
-        machine.generation = snapshot
-            .generation
-            .checked_add(1)
-            .ok_or(invalid("generation", "is too large"))?;
+        // A new generation, so that permits issued before the snapshot are stale.
+        machine.generation = (snapshot.generation + 1).min(MAX_COUNT);
         machine.consecutive_failures = snapshot.consecutive_failures;
         machine.trial_successes = snapshot.trial_successes;
         machine.reopen_at = now.saturating_add(snapshot.open_remaining);

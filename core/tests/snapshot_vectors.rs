@@ -222,6 +222,30 @@ fn invalid_cases() -> Vec<(&'static str, &'static str, Spoil, &'static str)> {
             "snapshot",
         ),
         (
+            "generation_past_2_53",
+            "closed_fresh",
+            |s| s["generation"] = json!(9_007_199_254_740_992u64),
+            "generation",
+        ),
+        (
+            "generation_near_2_64",
+            "closed_fresh",
+            |s| s["generation"] = json!(u64::MAX),
+            "generation",
+        ),
+        (
+            "admitted_past_2_53",
+            "closed_fresh",
+            |s| s["counters"]["admitted"] = json!(9_007_199_254_740_992u64),
+            "counters.admitted",
+        ),
+        (
+            "rejections_near_2_64",
+            "closed_fresh",
+            |s| s["counters"]["rejections"] = json!(u64::MAX - 1),
+            "counters.rejections",
+        ),
+        (
             "unknown_version",
             "closed_fresh",
             |s| s["version"] = json!(2),
