@@ -43,6 +43,18 @@ impl Reader<'_> {
         whole(self.number()?, u64::MAX)
     }
 
+    /// A generation or a counter: any whole number, saturating at
+    /// `u64::MAX`, so that one too large for the core is refused by the core
+    /// naming its field (a JS number cannot hold 2^64 - 1 exactly).
+    fn count(&mut self) -> Option<u64> {
+        let value = self.number()?;
+        // Every double from 2^53 up is a whole number.
+        if value >= 18_446_744_073_709_551_616.0 && value.is_finite() {
+            return Some(u64::MAX);
+        }
+        whole(value, u64::MAX)
+    }
+
     fn small(&mut self) -> Option<u32> {
         whole(self.number()?, u32::MAX.into()).map(|n| n as u32)
     }
@@ -57,7 +69,7 @@ pub fn read(record: &[f64]) -> Option<Snapshot> {
     let mut r = Reader { record, at: 0 };
     let version = r.small()?;
     let state = *State::ALL.get(r.small()? as usize)?;
-    let generation = r.integer()?;
+    let generation = r.count()?;
     let consecutive_failures = r.small()?;
     let trial_successes = r.small()?;
     let open_remaining = r.integer()?;
@@ -70,14 +82,14 @@ pub fn read(record: &[f64]) -> Option<Snapshot> {
     };
     let rng_state = (u64::from(r.small()?) << 32) | u64::from(r.small()?);
     let counters = Counters {
-        admitted: r.integer()?,
-        successes: r.integer()?,
-        failures: r.integer()?,
-        slow_calls: r.integer()?,
-        rejections: r.integer()?,
-        released: r.integer()?,
-        stale_outcomes: r.integer()?,
-        trial_timeouts: r.integer()?,
+        admitted: r.count()?,
+        successes: r.count()?,
+        failures: r.count()?,
+        slow_calls: r.count()?,
+        rejections: r.count()?,
+        released: r.count()?,
+        stale_outcomes: r.count()?,
+        trial_timeouts: r.count()?,
     };
     let window = match r.small()? {
         0 if r.rest().is_empty() => None,
