@@ -4,7 +4,7 @@
 
 import { WasmBreaker, initSync, names, problem } from "../wasm/tripgate_wasm.js";
 import { wasmBytes } from "../wasm/bytes.js";
-import { camel, machineOptions, optionError } from "./options.js";
+import { camel, machineOptions, optionError, show } from "./options.js";
 import { snapshotObject, snapshotRecord } from "./snapshot.js";
 
 // Instantiated synchronously from embedded bytes, so no init step, no fetch
@@ -107,6 +107,32 @@ export class InvalidSnapshotError extends TripgateError {
 
 const defaultClock = typeof performance !== "undefined" ? () => performance.now() : () => Date.now();
 
+// 2^64 nanoseconds in milliseconds: the machine's time is a u64 of nanoseconds.
+const CLOCK_LIMIT_MS = 18_446_744_073_709.551616;
+
+/**
+ * A clock reading, checked: a reading that is not a finite number of
+ * milliseconds from 0 up to 2^64 ns is the clock's error (docs/semantics.md,
+ * "What the bindings promise"), never the machine's time.
+ */
+function checkedReading(reading) {
+  if (typeof reading !== "number") {
+    throw new TypeError(`clock must return a number of milliseconds, got ${show(reading)}`);
+  }
+  if (!(reading >= 0 && reading < CLOCK_LIMIT_MS)) {
+    throw new RangeError(`clock must return a finite number of milliseconds from 0 to 2^64 ns, got ${show(reading)}`);
+  }
+  return reading;
+}
+
+// How #caught names what threw, where it is not a listener.
+const SOURCES = { clock: "the clock", isFailure: "isFailure", isResultFailure: "isResultFailure" };
+
+/** Error of an operation on a breaker after dispose(). */
+function disposedError() {
+  return new TripgateError("this CircuitBreaker was disposed", "disposed");
+}
+
 function randomSeed() {
   return Math.floor(Math.random() * 2 ** 32) * 2 ** 21 + Math.floor(Math.random() * 2 ** 21);
 }
@@ -132,6 +158,9 @@ export class CircuitBreaker {
   #callTimeout;
   #name;
   #listeners = new Map();
+  /** Events waiting to be delivered, flat (event, payload, ...): every listener sees them in the order they happened, even when one of them causes more. */
+  #queue = [];
+  #emitting = false;
   #disposed = false;
   /** Whether the machine needs the current time for its next acquire (kept from its own answers). */
   #timed = true;
@@ -156,7 +185,7 @@ export class CircuitBreaker {
     }
     const clock = given.clock ?? defaultClock;
     const snapshot = restoring ?? undefined;
-    const now = clock();
+    const now = checkedReading(clock());
     this.#wasm = WasmBreaker.create(values, mask, snapshot, now);
     if (this.#wasm === undefined) {
       const [kind, name, text] = problem(values, mask, snapshot, now).split("\t");
@@ -193,10 +222,36 @@ export class CircuitBreaker {
 
   #machine() {
     if (this.#disposed) {
-      throw new TypeError("this CircuitBreaker was disposed");
+      throw disposedError();
     }
     this.#deliverHeld();
     return this.#wasm;
+  }
+
+  /** The clock's reading, checked; a failing clock throws. */
+  #now() {
+    return checkedReading(this.#clock());
+  }
+
+  /** The clock's reading, or NaN after handing a failing clock's error to the error listeners. */
+  #readingOrNaN() {
+    try {
+      return this.#now();
+    } catch (error) {
+      this.#caught("clock", error);
+      return NaN;
+    }
+  }
+
+  /**
+   * The time to report an outcome at: the clock's reading or, if the clock
+   * fails, 0, which the machine takes as the latest time it has seen (time
+   * never runs backwards in it). The outcome must still be recorded and the
+   * caller still get the call's own result.
+   */
+  #reportTime() {
+    const now = this.#readingOrNaN();
+    return Number.isNaN(now) ? 0 : now;
   }
 
   #deliverHeld() {
@@ -218,32 +273,62 @@ export class CircuitBreaker {
     const flags = w.stateFlags();
     this.#keepFlags(flags);
     if (flags & TRANSITIONED) {
+      // Every transition is taken before any listener runs: a listener may
+      // call the breaker, or dispose() it.
+      const transitions = [];
       for (let t = w.pollTransition(); t.length !== 0; t = w.pollTransition()) {
+        transitions.push(t);
+      }
+      for (const t of transitions) {
         this.#emit("stateChange", { from: STATES[t[0]], to: STATES[t[1]], reason: REASONS[t[2]], at: t[3], generation: t[4] });
       }
     }
   }
 
+  /**
+   * Delivers `event` to its listeners. An event emitted while another is
+   * being delivered (a listener called the breaker) waits its turn, so every
+   * listener sees every event in the order they happened.
+   */
   #emit(event, payload) {
-    const listeners = this.#listeners.get(event);
-    if (listeners === undefined) {
+    if (!this.#listeners.has(event)) {
       return;
     }
-    for (const listener of [...listeners]) {
-      try {
-        listener(payload);
-      } catch (error) {
-        this.#listenerFailed(event, error);
+    const queue = this.#queue;
+    queue.push(event, payload);
+    if (this.#emitting) {
+      return;
+    }
+    this.#emitting = true;
+    try {
+      for (let i = 0; i < queue.length; i += 2) {
+        const listeners = this.#listeners.get(queue[i]);
+        for (const listener of listeners === undefined ? [] : [...listeners]) {
+          try {
+            listener(queue[i + 1]);
+          } catch (error) {
+            this.#caught(queue[i], error);
+          }
+        }
       }
+    } finally {
+      queue.length = 0;
+      this.#emitting = false;
     }
   }
 
-  #listenerFailed(event, error) {
+  /**
+   * An error the breaker caught rather than hand to a caller (a listener's,
+   * a predicate's, a clock's while an outcome was reported): it goes to the
+   * "error" listeners, or to the console when there are none (or when an
+   * "error" listener itself threw).
+   */
+  #caught(source, error) {
     const handlers = this.#listeners.get("error");
-    if (event !== "error" && handlers !== undefined && handlers.size > 0) {
+    if (source !== "error" && handlers !== undefined && handlers.size > 0) {
       this.#emit("error", error);
     } else {
-      console.error(`tripgate: a "${event}" listener threw`, error);
+      console.error(`tripgate: ${SOURCES[source] ?? `a "${source}" listener`} threw`, error);
     }
   }
 
@@ -252,6 +337,9 @@ export class CircuitBreaker {
    * Events: stateChange, success, failure, rejected, timeout, error.
    */
   on(event, listener) {
+    if (this.#disposed) {
+      throw disposedError();
+    }
     if (!EVENTS.includes(event)) {
       throw new RangeError(`event must be one of ${EVENTS.join(", ")}, got ${String(event)}`);
     }
@@ -272,21 +360,21 @@ export class CircuitBreaker {
 
   /** The current state: "closed", "open", "half_open", "forced_open" or "forced_closed". */
   get state() {
-    const state = STATES[this.#machine().state(this.#clock())];
+    const state = STATES[this.#machine().state(this.#now())];
     this.#drain();
     return state;
   }
 
   /** Milliseconds until a trial call will be admitted, or null unless open. */
   get retryAfter() {
-    const after = this.#machine().retryAfter(this.#clock());
+    const after = this.#machine().retryAfter(this.#now());
     this.#drain();
     return Number.isNaN(after) ? null : after;
   }
 
   /** Cumulative counters and the current view (times in milliseconds). */
   stats() {
-    const figures = this.#machine().stats(this.#clock());
+    const figures = this.#machine().stats(this.#now());
     this.#drain();
     const stats = {};
     STATS_FIELDS.forEach((field, i) => {
@@ -298,25 +386,25 @@ export class CircuitBreaker {
 
   /** Rejects every call until reset() or forceClosed(). */
   forceOpen() {
-    this.#machine().forceOpen(this.#clock());
+    this.#machine().forceOpen(this.#now());
     this.#drain();
   }
 
   /** Admits every call and never trips until reset() or forceOpen(). */
   forceClosed() {
-    this.#machine().forceClosed(this.#clock());
+    this.#machine().forceClosed(this.#now());
     this.#drain();
   }
 
   /** Back to closed, failure counts cleared. */
   reset() {
-    this.#machine().reset(this.#clock());
+    this.#machine().reset(this.#now());
     this.#drain();
   }
 
   /** The breaker's state as a JSON-serializable object (the snapshot format shared by every language). */
   snapshot() {
-    return snapshotObject(this.#machine().snapshot(this.#clock()), STATES);
+    return snapshotObject(this.#machine().snapshot(this.#now()), STATES);
   }
 
   /**
@@ -334,10 +422,12 @@ export class CircuitBreaker {
         return { generation, acquiredAt: 0, trial: 0 };
       }
     } else {
-      generation = w.acquire(this.#clock());
+      generation = w.acquire(this.#now());
+      // Read before any listener runs (one may dispose the breaker).
+      const permit = generation >= 0 ? { generation, acquiredAt: w.lastAcquiredAt(), trial: w.lastTrial() } : undefined;
       this.#drain();
-      if (generation >= 0) {
-        return { generation, acquiredAt: w.lastAcquiredAt(), trial: w.lastTrial() };
+      if (permit !== undefined) {
+        return permit;
       }
     }
     return this.#rejection(generation);
@@ -358,7 +448,7 @@ export class CircuitBreaker {
     }
     this.#deliverHeld();
     const w = this.#wasm;
-    const now = outcome === "failure" || this.#timed ? this.#clock() : 0;
+    const now = outcome === "failure" || this.#timed ? this.#reportTime() : 0;
     const flags =
       outcome === "success"
         ? w.success(generation, acquiredAt, trial, now)
@@ -403,7 +493,7 @@ export class CircuitBreaker {
     try {
       return this.#isFailure(error) ? "failure" : "release";
     } catch (predicateError) {
-      this.#listenerFailed("isFailure", predicateError);
+      this.#caught("isFailure", predicateError);
       return "failure";
     }
   }
@@ -415,7 +505,7 @@ export class CircuitBreaker {
     try {
       return this.#isResultFailure(value) ? "failure" : "success";
     } catch (predicateError) {
-      this.#listenerFailed("isResultFailure", predicateError);
+      this.#caught("isResultFailure", predicateError);
       return "failure";
     }
   }
@@ -430,6 +520,14 @@ export class CircuitBreaker {
   execute(fn, options) {
     if (typeof fn !== "function") {
       return Promise.reject(new TypeError(`execute needs a function, got ${String(fn)}`));
+    }
+    // Arguments are checked before a permit is taken: a permit must never
+    // be held by a call that cannot be made.
+    if (options !== undefined) {
+      const problem = callOptionsProblem(options);
+      if (problem !== undefined) {
+        return Promise.reject(problem);
+      }
     }
     if (!this.#timed && !this.#disposed && options === undefined && this.#callTimeout === undefined) {
       // The hot path: closed, nothing time-based, no timer, no caller signal.
@@ -478,7 +576,7 @@ export class CircuitBreaker {
 
   #executeGuarded(fn, permit, timeout, callerSignal) {
     const controller = new AbortController();
-    const started = this.#clock();
+    const started = timeout === undefined ? NaN : this.#readingOrNaN();
     return new Promise((resolve, reject) => {
       let settled = false;
       let timer;
@@ -492,7 +590,12 @@ export class CircuitBreaker {
         this.#report(permit.generation, permit.acquiredAt, permit.trial, outcome, error);
         settle();
       };
-      const onCallerAbort = () => controller.abort(callerSignal.reason);
+      // The caller's abort ends the call at once, whether or not fn heeds
+      // its signal: the permit is released and fn's late outcome ignored.
+      const onCallerAbort = () => {
+        controller.abort(callerSignal.reason);
+        finish("release", undefined, () => reject(callerSignal.reason));
+      };
       if (callerSignal !== undefined) {
         if (callerSignal.aborted) {
           finish("release", undefined, () => reject(callerSignal.reason));
@@ -501,13 +604,18 @@ export class CircuitBreaker {
         callerSignal.addEventListener("abort", onCallerAbort, { once: true });
       }
       if (timeout !== undefined) {
+        // Not unref'd: a timeout the caller asked for is pending work, and
+        // must fire even when nothing else keeps the event loop alive.
         timer = setTimeout(() => {
           const error = new CallTimeoutError(timeout, this.#name);
-          this.#emit("timeout", { duration: this.#clock() - started, error });
+          if (this.#listeners.has("timeout")) {
+            const duration = this.#readingOrNaN() - started;
+            // null where the clock failed at either end.
+            this.#emit("timeout", { duration: duration >= 0 ? duration : null, error });
+          }
           controller.abort(error);
           finish("failure", error, () => reject(error));
         }, timeout);
-        timer?.unref?.();
       }
       const onError = (error) => {
         const outcome = callerSignal?.aborted && (isAbortError(error) || error === callerSignal.reason) ? "release" : this.#classifyError(error);
@@ -548,6 +656,33 @@ export class CircuitBreaker {
 if (Symbol.dispose === undefined) {
   // Node 18/20 lack Symbol.dispose; `using` is unavailable there anyway.
   delete CircuitBreaker.prototype[Symbol.dispose];
+}
+
+const CALL_OPTIONS = ["signal"];
+
+/** What is wrong with execute()'s options, as the error to reject with, or undefined. */
+function callOptionsProblem(options) {
+  if (options === null || typeof options !== "object") {
+    return new TypeError(`execute options must be an object, got ${show(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!CALL_OPTIONS.includes(key)) {
+      return new TypeError(`execute has no option ${JSON.stringify(key)}; valid options: ${CALL_OPTIONS.join(", ")}`);
+    }
+  }
+  const signal = options.signal;
+  if (signal !== undefined && !isAbortSignal(signal)) {
+    return new TypeError(`signal must be an AbortSignal, got ${show(signal)}`);
+  }
+  return undefined;
+}
+
+function isAbortSignal(value) {
+  if (typeof AbortSignal === "function" && value instanceof AbortSignal) {
+    return true;
+  }
+  // An AbortSignal from another realm or polyfill: what execute() uses of it.
+  return value !== null && typeof value === "object" && typeof value.aborted === "boolean" && typeof value.addEventListener === "function" && typeof value.removeEventListener === "function";
 }
 
 /** A permit from tryAcquire(): report it once. */

@@ -29,6 +29,56 @@ function typeError(option, expected, value) {
 
 const present = (value) => value !== undefined && value !== null;
 
+/** The options the JS binding acts on itself, beside the machine's. */
+const BINDING_OPTIONS = ["call_timeout", "is_failure", "is_result_failure", "clock", "name"];
+
+/**
+ * Edit distance between two names (insertions, deletions, substitutions).
+ * The same rule as the core's `config::closest_name`, pinned for both by
+ * tests/conformance/option_suggestions.json.
+ */
+function editDistance(a, b) {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/** The valid name closest to `name`, at most 2 edits away (the first of equals), or undefined. */
+export function closestName(name, candidates) {
+  let best;
+  let bestDistance = 3;
+  for (const candidate of candidates) {
+    const distance = editDistance(name, candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** A TypeError for an option name CircuitBreaker does not have, suggesting the closest one. */
+function unknownOption(name, candidates) {
+  const closest = closestName(name, candidates);
+  const hint = closest === undefined ? `; the options are ${candidates.join(", ")}` : `; did you mean ${closest}?`;
+  return new TypeError(`${name} is not an option of CircuitBreaker${hint}`);
+}
+
+/** Throws for a key of `object` that is not one of `names`; `prefix` spells nested ones ("failureRate."). */
+function refuseUnknown(object, names, prefix) {
+  for (const key of Object.keys(object)) {
+    if (!names.includes(key)) {
+      throw unknownOption(prefix + key, names.map((name) => prefix + name));
+    }
+  }
+}
+
 // The nested options: their keys that must be given (the others are optional).
 const GROUPS = [
   ["failure_rate", ["threshold", "minimum_calls"]],
@@ -59,6 +109,8 @@ export function machineOptions(options, slots) {
     given.set(option, value);
   };
   const groups = GROUPS.map(([group]) => group);
+  const topLevel = [...slots.filter((slot) => !slot.includes(".")), ...BINDING_OPTIONS].map(camel);
+  refuseUnknown(options, topLevel, "");
   for (const slot of slots) {
     if (!slot.includes(".") && !groups.includes(slot) && present(options[camel(slot)])) {
       put(slot, options[camel(slot)]);
@@ -74,11 +126,7 @@ export function machineOptions(options, slots) {
     }
     const members = slots.filter((slot) => slot.startsWith(`${group}.`));
     const keys = members.map((slot) => camel(slot.slice(group.length + 1)));
-    for (const key of Object.keys(object)) {
-      if (!keys.includes(key)) {
-        throw new TypeError(`${camel(group)} has an unknown key ${JSON.stringify(key)}; expected ${keys.join(", ")}`);
-      }
-    }
+    refuseUnknown(object, keys, `${camel(group)}.`);
     for (const key of required) {
       if (!present(object[camel(key)])) {
         throw new TypeError(`${camel(group)} needs ${camel(key)}`);

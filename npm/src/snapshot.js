@@ -66,7 +66,11 @@ export function snapshotRecord(snapshot, states) {
   if (window === null) {
     record.push(0);
   } else if (isObject(window) && window.kind === "calls" && Array.isArray(window.outcomes) && window.outcomes.every((o) => typeof o === "boolean")) {
-    record.push(1, number(window.capacity), ...window.outcomes.map(Number));
+    record.push(1, number(window.capacity));
+    // One by one: spreading a large window into push() overflows the stack.
+    for (const outcome of window.outcomes) {
+      record.push(outcome ? 1 : 0);
+    }
   } else if (isObject(window) && window.kind === "buckets" && Array.isArray(window.buckets) && window.buckets.every(isObject)) {
     record.push(2, number(window.width), number(window.elapsed));
     for (const b of window.buckets) {
