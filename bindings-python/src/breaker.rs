@@ -7,9 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError};
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyDict, PyString, PyTuple, PyType};
+use pyo3::PyTraverseError;
 use tripgate_core::{
     Config, Decision, Machine, Permit, Rejection, RestoreError, Snapshot, Transition,
 };
@@ -48,7 +50,10 @@ fn error_types(py: Python<'_>) -> PyResult<&ErrorTypes> {
     })
 }
 
-fn log_predicate_error(py: Python<'_>, option: &str, err: PyErr) {
+/// Logs an error the breaker caught rather than hand to a caller (a
+/// predicate's, a clock's while an outcome was reported) on the `tripgate`
+/// logger: "tripgate: {what} raised; {consequence}".
+fn log_caught(py: Python<'_>, what: &str, consequence: &str, err: PyErr) {
     let logged = py.import("logging").and_then(|logging| {
         let kwargs = PyDict::new(py);
         kwargs.set_item("exc_info", err.value(py))?;
@@ -56,7 +61,7 @@ fn log_predicate_error(py: Python<'_>, option: &str, err: PyErr) {
             .call_method1("getLogger", ("tripgate",))?
             .call_method(
                 "error",
-                ("tripgate: %s raised; the call counts as a failure", option),
+                ("tripgate: %s raised; %s", what, consequence),
                 Some(&kwargs),
             )?;
         Ok(())
@@ -64,6 +69,10 @@ fn log_predicate_error(py: Python<'_>, option: &str, err: PyErr) {
     if logged.is_err() {
         err.print(py);
     }
+}
+
+fn log_predicate_error(py: Python<'_>, option: &str, err: PyErr) {
+    log_caught(py, option, "the call counts as a failure", err);
 }
 
 /// Asks a user predicate whether `value` makes the call a failure: a true
@@ -100,6 +109,17 @@ pub struct Breaker {
     pub(crate) listeners: Listeners,
 }
 
+/// What a report knows of the time before it reaches the machine.
+#[derive(Clone, Copy)]
+enum Reading {
+    /// The clock was not read (the machine reads it if it needs it).
+    Unread,
+    /// The injected clock read this.
+    Read(u64),
+    /// The clock failed (its error is logged): the latest time is used.
+    Failed,
+}
+
 /// What `acquire` hands to the code that makes the call.
 pub struct Admission {
     raw: (u64, u64, u64),
@@ -126,7 +146,8 @@ impl Breaker {
 
     /// Runs `f` on the machine with the current time, then emits the state
     /// changes it caused. The clock is read only where the machine needs the
-    /// time, unless `always_read_clock`.
+    /// time, unless `always_read_clock` (an injected clock is always read).
+    /// A failing clock's error is returned, with the machine untouched.
     fn operate<R>(
         &self,
         py: Python<'_>,
@@ -134,6 +155,59 @@ impl Breaker {
         f: impl FnOnce(&mut Machine, u64) -> R,
     ) -> PyResult<R> {
         let injected = self.time.custom(py)?;
+        Ok(self.operate_at(py, injected, always_read_clock, f))
+    }
+
+    /// As `operate`, for reporting an outcome, which must be recorded
+    /// whatever the clock does: a failing clock's error is logged and the
+    /// outcome recorded at the latest time the machine has seen. `read` is
+    /// the reading the report already made, if any.
+    fn operate_report<R>(
+        &self,
+        py: Python<'_>,
+        read: Reading,
+        always_read_clock: bool,
+        f: impl FnOnce(&mut Machine, u64) -> R,
+    ) -> R {
+        let injected = match read {
+            Reading::Read(now) => Some(now),
+            // 0 is never later than the latest time: the machine takes that.
+            Reading::Failed => Some(0),
+            Reading::Unread => self
+                .report_reading(py, |time, py| time.custom(py))
+                .unwrap_or(Some(0)),
+        };
+        self.operate_at(py, injected, always_read_clock, f)
+    }
+
+    /// Reads the time with `read`; a failing clock's error is logged (it
+    /// cannot go to the caller, who is owed the call's own outcome).
+    fn report_reading<T>(
+        &self,
+        py: Python<'_>,
+        read: impl FnOnce(&TimeSource, Python<'_>) -> PyResult<T>,
+    ) -> Option<T> {
+        match read(&self.time, py) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                log_caught(
+                    py,
+                    "the clock",
+                    "the outcome was recorded at the latest time the breaker had seen",
+                    e,
+                );
+                None
+            }
+        }
+    }
+
+    fn operate_at<R>(
+        &self,
+        py: Python<'_>,
+        injected: Option<u64>,
+        always_read_clock: bool,
+        f: impl FnOnce(&mut Machine, u64) -> R,
+    ) -> R {
         let (result, transitions) = {
             let mut machine = self.lock();
             let now = match injected {
@@ -154,7 +228,7 @@ impl Breaker {
         if !transitions.is_empty() {
             self.listeners.state_changes(py, transitions);
         }
-        Ok(result)
+        result
     }
 
     fn circuit_open_error(&self, py: Python<'_>, rejection: Rejection) -> PyErr {
@@ -171,21 +245,22 @@ impl Breaker {
 
     /// Asks the machine for a permit; a rejection is emitted and returned as
     /// a fresh `CircuitOpenError`.
+    /// Every clock reading happens before the machine is asked: a failing
+    /// clock's error is returned with nothing admitted.
     pub fn acquire(&self, py: Python<'_>) -> PyResult<Result<Admission, Rejection>> {
-        let decision = self.operate(py, false, |m, now| m.try_acquire(now))?;
+        let injected = self.time.custom(py)?;
+        let measured = self.call_timeout.is_some() || self.listeners.wants_calls();
+        let started = if measured {
+            injected.or_else(|| self.time.monotonic())
+        } else {
+            None
+        };
+        let decision = self.operate_at(py, injected, false, |m, now| m.try_acquire(now));
         match decision {
-            Decision::Admitted(permit) => {
-                let measured = self.call_timeout.is_some() || self.listeners.wants_calls();
-                let started = if measured {
-                    Some(self.time.now(py)?)
-                } else {
-                    None
-                };
-                Ok(Ok(Admission {
-                    raw: permit.into_raw(),
-                    started,
-                }))
-            }
+            Decision::Admitted(permit) => Ok(Ok(Admission {
+                raw: permit.into_raw(),
+                started,
+            })),
             Decision::Rejected(rejection) => {
                 self.listeners.emit(py, Event::Rejected, || {
                     Ok(Py::new(
@@ -239,6 +314,7 @@ impl Breaker {
 
     /// Reports a call's outcome. A call held longer than `call_timeout`
     /// counts as a failure (`timed_out` says the caller already enforced it).
+    /// It cannot fail: the outcome is recorded whatever the clock does.
     fn settle(
         &self,
         py: Python<'_>,
@@ -246,10 +322,13 @@ impl Breaker {
         outcome: Outcome,
         error: Option<&Bound<'_, PyAny>>,
         timed_out: bool,
-    ) -> PyResult<()> {
-        let ended = match admission.started {
-            Some(_) => Some(self.time.now(py)?),
-            None => None,
+    ) {
+        let (ended, read) = match admission.started {
+            None => (None, Reading::Unread),
+            Some(_) => match self.report_reading(py, TimeSource::now) {
+                Some(now) => (Some(now), Reading::Read(now)),
+                None => (None, Reading::Failed),
+            },
         };
         let duration = admission
             .started
@@ -264,11 +343,17 @@ impl Breaker {
         };
         let (generation, acquired_at, trial) = admission.raw;
         let permit = Permit::from_raw(generation, acquired_at, trial);
-        let report = self.operate(py, outcome == Outcome::Failure, |m, now| match outcome {
-            Outcome::Success => m.on_success(permit, now),
-            Outcome::Failure => m.on_failure(permit, now),
-            Outcome::Released => m.release(permit, now),
-        })?;
+        let report =
+            self.operate_report(
+                py,
+                read,
+                outcome == Outcome::Failure,
+                |m, now| match outcome {
+                    Outcome::Success => m.on_success(permit, now),
+                    Outcome::Failure => m.on_failure(permit, now),
+                    Outcome::Released => m.release(permit, now),
+                },
+            );
         if self.listeners.wants_calls() {
             let event = |event, kind| {
                 self.listeners.emit(py, kind, || {
@@ -297,7 +382,6 @@ impl Breaker {
                 Outcome::Released => {}
             }
         }
-        Ok(())
     }
 
     /// Makes the call `func(*args, **kwargs)` through the breaker.
@@ -312,16 +396,13 @@ impl Breaker {
         match func.call(args, kwargs) {
             Ok(value) => {
                 let outcome = self.classify_result(py, &value);
-                self.settle(py, &admission, outcome, None, false)?;
+                self.settle(py, &admission, outcome, None, false);
                 Ok(value.unbind())
             }
             Err(err) => {
                 let error = err.value(py).clone().into_any();
                 let outcome = self.classify_error(py, &error);
-                if let Err(clock_error) = self.settle(py, &admission, outcome, Some(&error), false)
-                {
-                    clock_error.print(py);
-                }
+                self.settle(py, &admission, outcome, Some(&error), false);
                 Err(err)
             }
         }
@@ -342,7 +423,7 @@ impl Breaker {
         *, failure_tolerance=None, failure_rate=None, slow_call_duration=None, reset_timeout=None,
         backoff=None, half_open_max_calls=None, success_threshold=None, trial_timeout=None,
         call_timeout=None, is_failure=None, is_result_failure=None, exclude=None, clock=None,
-        name=None, seed=None
+        name=None, seed=None, **unknown
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new<'py>(
@@ -362,7 +443,9 @@ impl Breaker {
         clock: Option<Bound<'py, PyAny>>,
         name: Option<Bound<'py, PyAny>>,
         seed: Option<Bound<'py, PyAny>>,
+        unknown: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Self> {
+        options::refuse_unknown(unknown)?;
         let (config, binding) = options::parse(
             py,
             failure_tolerance,
@@ -394,11 +477,6 @@ impl Breaker {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PyObject> {
         self.guarded_call(py, func, args, kwargs)
-    }
-
-    /// A callable that calls `func` through this breaker (the decorator's result).
-    fn _guard(slf: Py<Self>, func: Py<PyAny>) -> Guarded {
-        Guarded { breaker: slf, func }
     }
 
     /// A permit, or None if the call must not be made.
@@ -453,11 +531,12 @@ impl Breaker {
         let admission = Admission::plain(generation);
         if raised {
             let counted = self.classify_error(py, &outcome);
-            self.settle(py, &admission, counted, Some(&outcome), false)
+            self.settle(py, &admission, counted, Some(&outcome), false);
         } else {
             let counted = self.classify_result(py, &outcome);
-            self.settle(py, &admission, counted, None, false)
+            self.settle(py, &admission, counted, None, false);
         }
+        Ok(())
     }
 
     #[getter(state)]
@@ -560,6 +639,26 @@ impl Breaker {
         self.listeners.remove(py, event, &callback)
     }
 
+    /// The Python objects the breaker holds, for the garbage collector: a
+    /// listener, predicate or clock that refers back to its breaker forms a
+    /// cycle the collector must see to free.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.name)?;
+        visit.call(&self.is_failure)?;
+        visit.call(&self.is_result_failure)?;
+        visit.call(&self.exclude)?;
+        if let TimeSource::Custom(clock) = &self.time {
+            visit.call(clock)?;
+        }
+        self.listeners.traverse(&visit)
+    }
+
+    /// Breaks cycles through the listeners, the breaker's only mutable
+    /// references (every cycle has at least one).
+    fn __clear__(&self) {
+        self.listeners.clear();
+    }
+
     fn __reduce__(&self) -> PyResult<()> {
         Err(PyTypeError::new_err(
             "a CircuitBreaker cannot be pickled or copied: it guards live calls; \
@@ -589,8 +688,10 @@ impl Breaker {
 }
 
 /// A function guarded by a breaker: what `@breaker` returns for a sync
-/// function. Calling it makes the call through the breaker.
-#[pyclass(module = "tripgate._native", frozen, dict, weakref)]
+/// function (through `tripgate._breaker.GuardedFunction`, a Python subclass
+/// whose instance dict the collector sees, for `functools.update_wrapper`).
+/// Calling it makes the call through the breaker.
+#[pyclass(module = "tripgate._native", frozen, subclass)]
 pub struct Guarded {
     breaker: Py<Breaker>,
     func: Py<PyAny>,
@@ -598,6 +699,16 @@ pub struct Guarded {
 
 #[pymethods]
 impl Guarded {
+    #[new]
+    fn new(breaker: Py<Breaker>, func: Py<PyAny>) -> Self {
+        Guarded { breaker, func }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.breaker)?;
+        visit.call(&self.func)
+    }
+
     #[pyo3(signature = (*args, **kwargs))]
     fn __call__(
         &self,
@@ -670,12 +781,17 @@ impl PermitHandle {
         }
         self.breaker
             .get()
-            .settle(py, &self.admission, outcome, error, timed_out)
+            .settle(py, &self.admission, outcome, error, timed_out);
+        Ok(())
     }
 }
 
 #[pymethods]
 impl PermitHandle {
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.breaker)
+    }
+
     /// Whether this is a half-open trial.
     #[getter]
     fn is_trial(&self) -> bool {

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use tripgate_core::config::convert;
 
@@ -36,28 +36,35 @@ impl TimeSource {
         }
     }
 
-    /// Calls the injected clock, if that is the source.
+    /// Calls the injected clock, if that is the source. A reading that is
+    /// not a number is a `TypeError`; one that is not finite, is negative,
+    /// or is at or beyond 2^64 nanoseconds a `ValueError`: the clock's error,
+    /// never the machine's time (docs/semantics.md, "What the bindings promise").
     pub fn custom(&self, py: Python<'_>) -> PyResult<Option<u64>> {
         let TimeSource::Custom(clock) = self else {
             return Ok(None);
         };
-        let value = clock.call0(py)?;
-        let seconds: f64 = value.extract(py).map_err(|_| {
-            PyTypeError::new_err(format!(
-                "clock must return a number of seconds, got {}",
-                value
-                    .bind(py)
-                    .repr()
-                    .map(|r| r.to_string())
-                    .unwrap_or_default()
+        let value = clock.bind(py).call0()?;
+        let shown = || value.repr().map(|r| r.to_string()).unwrap_or_default();
+        let out_of_range = || {
+            PyValueError::new_err(format!(
+                "clock must return a finite number of seconds from 0 to 2**64 nanoseconds, got {}",
+                shown()
             ))
+        };
+        let seconds: f64 = value.extract().map_err(|e| {
+            if e.is_instance_of::<PyOverflowError>(py) {
+                out_of_range()
+            } else {
+                PyTypeError::new_err(format!(
+                    "clock must return a number of seconds, got {}",
+                    shown()
+                ))
+            }
         })?;
-        if !(seconds.is_finite() && seconds >= 0.0) {
-            return Err(PyValueError::new_err(format!(
-                "clock must return a finite number of seconds >= 0, got {seconds}"
-            )));
-        }
-        Ok(Some(convert::instant(seconds, convert::NANOS_PER_SECOND)))
+        convert::reading(seconds, convert::NANOS_PER_SECOND)
+            .map(Some)
+            .ok_or_else(out_of_range)
     }
 
     /// The current time from whichever source.

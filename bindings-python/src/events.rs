@@ -4,9 +4,14 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
 use pyo3::exceptions::PyValueError;
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
+use pyo3::PyTraverseError;
 use tripgate_core::Transition;
 
 use crate::clock::seconds;
@@ -66,17 +71,39 @@ pub struct CallEvent {
     pub retry_after: Option<f64>,
 }
 
+/// How Python shows a bool, an optional float and an optional str.
+fn py_bool(value: bool) -> &'static str {
+    if value {
+        "True"
+    } else {
+        "False"
+    }
+}
+
+fn py_float(value: Option<f64>) -> String {
+    value.map_or_else(|| "None".to_owned(), |v| format!("{v:?}"))
+}
+
+fn py_str(value: Option<&str>) -> String {
+    value.map_or_else(|| "None".to_owned(), |v| format!("'{v}'"))
+}
+
 #[pymethods]
 impl CallEvent {
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.name)?;
+        visit.call(&self.error)
+    }
+
     fn __repr__(&self) -> String {
         format!(
-            "CallEvent(event='{}', duration={:?}, slow={}, stale={}, state={:?}, retry_after={:?})",
+            "CallEvent(event='{}', duration={}, slow={}, stale={}, state={}, retry_after={})",
             self.event,
-            self.duration,
-            if self.slow { "True" } else { "False" },
-            if self.stale { "True" } else { "False" },
-            self.state,
-            self.retry_after
+            py_float(self.duration),
+            py_bool(self.slow),
+            py_bool(self.stale),
+            py_str(self.state),
+            py_float(self.retry_after)
         )
     }
 }
@@ -99,6 +126,15 @@ fn event_index(name: &str) -> PyResult<usize> {
 }
 
 static LOGGER: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
+
+/// Events emitted while others were being delivered, to deliver next.
+type Pending = VecDeque<(Event, Py<PyAny>)>;
+
+thread_local! {
+    /// The breakers (their `Listeners`' addresses) this thread is delivering
+    /// events of, each with the events emitted meanwhile.
+    static DELIVERING: RefCell<Vec<(usize, Pending)>> = const { RefCell::new(Vec::new()) };
+}
 
 fn report_listener_error(py: Python<'_>, event: &str, err: PyErr) {
     let logged = LOGGER
@@ -136,23 +172,64 @@ impl Listeners {
 
     /// Removes one registration of `callback` (compared with `==`); a
     /// callback that is not registered is a `ValueError`, as `list.remove`.
+    /// The comparisons run with no lock held (an `__eq__` may call the
+    /// breaker, or let another thread emit).
     pub fn remove(&self, py: Python<'_>, name: &str, callback: &Bound<'_, PyAny>) -> PyResult<()> {
         let i = event_index(name)?;
-        let removed = {
-            let mut by_event = self.by_event.lock().unwrap_or_else(|e| e.into_inner());
-            let position = by_event[i]
-                .iter()
-                .position(|c| c.bind(py).eq(callback).unwrap_or(false));
+        let registered = self.snapshot(py, i);
+        let mut found = None;
+        for candidate in registered {
+            if candidate.bind(py).eq(callback)? {
+                found = Some(candidate);
+                break;
+            }
+        }
+        let removed = found.and_then(|found| {
+            let mut by_event = self.lock();
+            let position = by_event[i].iter().position(|c| c.is(&found));
             let removed = position.map(|p| by_event[i].remove(p));
             self.registered[i].store(!by_event[i].is_empty(), Ordering::Release);
             removed
-        };
+        });
         match removed {
             Some(_) => Ok(()),
             None => Err(PyValueError::new_err(format!(
                 "that callback is not listening to {name:?}"
             ))),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, [Vec<Py<PyAny>>; 5]> {
+        self.by_event.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The listeners of event `i` now, to call with no lock held.
+    fn snapshot(&self, py: Python<'_>, i: usize) -> Vec<Py<PyAny>> {
+        self.lock()[i].iter().map(|c| c.clone_ref(py)).collect()
+    }
+
+    /// Visits every listener, for the garbage collector. Never blocks: the
+    /// collector can run while this thread holds the lock, and a listener
+    /// not visited only keeps its cycle alive until the next collection.
+    pub fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Ok(by_event) = self.by_event.try_lock() {
+            for callback in by_event.iter().flatten() {
+                visit.call(callback)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops every listener (the collector breaking a cycle).
+    pub fn clear(&self) {
+        let dropped = match self.by_event.try_lock() {
+            Ok(mut by_event) => std::mem::take(&mut *by_event),
+            Err(_) => return,
+        };
+        for registered in &self.registered {
+            registered.store(false, Ordering::Release);
+        }
+        drop(dropped);
     }
 
     pub fn wants(&self, event: Event) -> bool {
@@ -164,6 +241,9 @@ impl Listeners {
     }
 
     /// Calls every listener of `event` with `payload`, outside any lock.
+    /// An event emitted on this thread while another is being delivered (a
+    /// listener called the breaker) waits its turn, so every listener sees
+    /// every event in the order they happened.
     pub fn emit(
         &self,
         py: Python<'_>,
@@ -173,19 +253,44 @@ impl Listeners {
         if !self.wants(event) {
             return;
         }
-        let callbacks: Vec<Py<PyAny>> = {
-            let by_event = self.by_event.lock().unwrap_or_else(|e| e.into_inner());
-            by_event[event as usize]
-                .iter()
-                .map(|c| c.clone_ref(py))
-                .collect()
-        };
         let name = EVENTS[event as usize];
         let payload = match payload() {
             Ok(p) => p,
             Err(e) => return report_listener_error(py, name, e),
         };
-        for callback in callbacks {
+        let key = self as *const Listeners as usize;
+        let nested = DELIVERING.with_borrow_mut(|delivering| {
+            match delivering.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, queue)) => {
+                    queue.push_back((event, payload.clone_ref(py)));
+                    true
+                }
+                None => {
+                    delivering.push((key, VecDeque::new()));
+                    false
+                }
+            }
+        });
+        if nested {
+            return;
+        }
+        let mut next = Some((event, payload));
+        while let Some((event, payload)) = next {
+            self.deliver(py, event, payload);
+            next = DELIVERING.with_borrow_mut(|delivering| {
+                let at = delivering.iter().position(|(k, _)| *k == key)?;
+                let queued = delivering[at].1.pop_front();
+                if queued.is_none() {
+                    delivering.swap_remove(at);
+                }
+                queued
+            });
+        }
+    }
+
+    fn deliver(&self, py: Python<'_>, event: Event, payload: Py<PyAny>) {
+        let name = EVENTS[event as usize];
+        for callback in self.snapshot(py, event as usize) {
             if let Err(e) = callback.call1(py, (payload.clone_ref(py),)) {
                 report_listener_error(py, name, e);
             }

@@ -4,11 +4,46 @@
 
 use std::time::Duration;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyTuple, PyType};
-use tripgate_core::config::convert;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString, PyTuple, PyType};
+use tripgate_core::config::{closest_name, convert, OPTION_NAMES};
 use tripgate_core::{Backoff, Config, ConfigError, FailureRate, Window};
+
+/// The options the Python binding acts on itself, beside the machine's.
+pub const BINDING_OPTION_NAMES: [&str; 6] = [
+    "call_timeout",
+    "is_failure",
+    "is_result_failure",
+    "exclude",
+    "clock",
+    "name",
+];
+
+/// A `TypeError` for an option name `CircuitBreaker` does not have (`name`
+/// spelled with its group, `failure_rate.treshold`), suggesting the closest
+/// of `candidates` as the core's [`closest_name`] finds it.
+pub fn unknown_option(name: &str, candidates: &[&str]) -> PyErr {
+    let hint = match closest_name(name, candidates) {
+        Some(closest) => format!("; did you mean {closest}?"),
+        None => format!("; the options are {}", candidates.join(", ")),
+    };
+    PyTypeError::new_err(format!("{name} is not an option of CircuitBreaker{hint}"))
+}
+
+/// Refuses the first of `unknown` (the keywords no parameter took).
+pub fn refuse_unknown(unknown: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+    let Some((key, _)) = unknown.and_then(|u| u.iter().next()) else {
+        return Ok(());
+    };
+    let candidates: Vec<&str> = OPTION_NAMES
+        .iter()
+        .copied()
+        .filter(|name| !name.contains('.'))
+        .chain(BINDING_OPTION_NAMES)
+        .collect();
+    Err(unknown_option(&key.to_string(), &candidates))
+}
 
 /// The options the binding itself acts on, beside the machine's config.
 pub struct BindingOptions {
@@ -80,6 +115,22 @@ fn count<'py>(
     }
 }
 
+/// A number option's value as a float: an int too large for one is out of
+/// range (`ValueError`), an int subclass whose `__float__` raises is of the
+/// wrong type (`TypeError`); both name the option.
+fn float_of(option: &str, expected: &str, value: &Bound<'_, PyAny>) -> PyResult<f64> {
+    value.extract::<f64>().map_err(|e| {
+        if e.is_instance_of::<PyOverflowError>(value.py()) {
+            PyValueError::new_err(format!(
+                "{option} must be a finite number, got {}",
+                repr(value)
+            ))
+        } else {
+            type_error(option, expected, value)
+        }
+    })
+}
+
 fn number<'py>(
     given: &mut Given<'py>,
     option: &'static str,
@@ -89,7 +140,7 @@ fn number<'py>(
     if !is_number(value) {
         return Err(type_error(option, "a number", value));
     }
-    value.extract::<f64>()
+    float_of(option, "a number", value)
 }
 
 /// Seconds as a `Duration`.
@@ -97,7 +148,8 @@ pub fn seconds(option: &'static str, value: &Bound<'_, PyAny>) -> PyResult<Durat
     if !is_number(value) {
         return Err(type_error(option, "a number of seconds", value));
     }
-    convert::duration(option, value.extract::<f64>()?, convert::NANOS_PER_SECOND).map_err(|e| {
+    let value_seconds = float_of(option, "a number of seconds", value)?;
+    convert::duration(option, value_seconds, convert::NANOS_PER_SECOND).map_err(|e| {
         PyValueError::new_err(format!("{option} {}, got {}", e.requirement, repr(value)))
     })
 }
@@ -115,8 +167,8 @@ fn optional<'py>(value: Option<Bound<'py, PyAny>>) -> Option<Bound<'py, PyAny>> 
     value.filter(|v| !v.is_none())
 }
 
-/// Reads the fields of a `FailureRate`/`Backoff` dataclass or of a dict,
-/// rejecting unknown dict keys.
+/// Reads the fields of a `FailureRate`/`Backoff` dataclass or of a mapping,
+/// rejecting unknown keys.
 struct Fields<'py> {
     option: &'static str,
     source: Bound<'py, PyAny>,
@@ -129,15 +181,23 @@ impl<'py> Fields<'py> {
         known: &[&str],
         kind: &str,
     ) -> PyResult<Self> {
+        // Any Mapping is read as a dict (a copy, so it is read once).
+        let source = match source.downcast::<PyMapping>() {
+            Ok(mapping) if !source.is_instance_of::<PyDict>() => {
+                let dict = PyDict::new(source.py());
+                dict.update(mapping)?;
+                dict.into_any()
+            }
+            _ => source,
+        };
         if let Ok(dict) = source.downcast::<PyDict>() {
             for key in dict.keys() {
-                let name = key.extract::<String>().unwrap_or_default();
+                let name = key.extract::<String>().unwrap_or_else(|_| repr(&key));
                 if !known.contains(&name.as_str()) {
-                    return Err(PyTypeError::new_err(format!(
-                        "{option} got an unexpected key {}; expected {}",
-                        repr(&key),
-                        known.join(", ")
-                    )));
+                    let spelled: Vec<String> =
+                        known.iter().map(|k| format!("{option}.{k}")).collect();
+                    let spelled: Vec<&str> = spelled.iter().map(String::as_str).collect();
+                    return Err(unknown_option(&format!("{option}.{name}"), &spelled));
                 }
             }
         } else if !source.hasattr(known[0])? {
@@ -307,12 +367,19 @@ pub fn parse<'py>(
             if s.is_instance_of::<PyBool>() || !s.is_instance_of::<PyInt>() {
                 return Err(type_error("seed", "an int", &s));
             }
-            s.extract::<u64>().map_err(|_| {
-                PyValueError::new_err(format!(
-                    "seed must be between 0 and 2**64-1, got {}",
-                    repr(&s)
-                ))
-            })?
+            // The same range in every language: 0..=2^53.
+            let out_of_range = |requirement: &str| {
+                PyValueError::new_err(format!("seed {requirement}, got {}", repr(&s)))
+            };
+            match s.extract::<i128>() {
+                Ok(v) => {
+                    convert::seed_integer("seed", v).map_err(|e| out_of_range(e.requirement))?
+                }
+                Err(_) => {
+                    let e = convert::seed_integer("seed", -1).unwrap_err();
+                    return Err(out_of_range(e.requirement));
+                }
+            }
         }
         None => tripgate_core::random_seed(),
     });

@@ -38,6 +38,38 @@ pub const OPTION_NAMES: &[&str] = &[
     "seed",
 ];
 
+/// The name in `candidates` closest to `name` by edit distance (insertions,
+/// deletions, substitutions), when it is at most 2 edits away; of equally
+/// close names, the first. Every binding suggests it for an unknown option
+/// name (tests/conformance/option_suggestions.json pins the rule).
+pub fn closest_name<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let mut best = None;
+    let mut best_distance = 3;
+    for candidate in candidates {
+        let distance = edit_distance(name, candidate);
+        if distance < best_distance {
+            best = Some(*candidate);
+            best_distance = distance;
+        }
+    }
+    best
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: alloc::vec::Vec<char> = b.chars().collect();
+    let mut previous: alloc::vec::Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = alloc::vec::Vec::with_capacity(b.len() + 1);
+        current.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
 /// Options of a circuit breaker. See `docs/semantics.md` for what each one does.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -412,8 +444,18 @@ pub mod convert {
     /// A clock reading of `value` units as nanoseconds, rounded to the
     /// nearest; NaN and negative readings are 0 and huge ones saturate (the
     /// machine treats a reading earlier than the latest as the latest).
+    /// Bindings check readings with [`reading`] first.
     pub fn instant(value: f64, unit_nanos: f64) -> u64 {
         super::round_non_negative(value * unit_nanos)
+    }
+
+    /// A clock reading of `value` units as nanoseconds, or `None` when it is
+    /// not a time the machine may take: not finite, negative, or at or beyond
+    /// 2^64 nanoseconds. Such a reading is the clock's error
+    /// (docs/semantics.md, "What the bindings promise"), never the latest time.
+    pub fn reading(value: f64, unit_nanos: f64) -> Option<u64> {
+        let nanos = value * unit_nanos;
+        (value >= 0.0 && nanos < 18_446_744_073_709_551_616.0).then(|| instant(value, unit_nanos))
     }
 
     /// A whole number in `0..=u32::MAX`.
@@ -428,14 +470,30 @@ pub mod convert {
         Ok(value as u32)
     }
 
+    /// The largest seed: 2^53, the integers a float holds exactly, in every language.
+    pub const SEED_MAX: u64 = 1 << 53;
+
+    fn seed_error(option: &'static str, value: OptionValue) -> ConfigError {
+        ConfigError {
+            option,
+            value,
+            requirement: "must be a whole number between 0 and 2^53",
+        }
+    }
+
     /// A whole number in `0..=2^53`, the integers a float holds exactly.
     pub fn seed(option: &'static str, value: f64) -> Result<u64, ConfigError> {
-        if !((0.0..=9_007_199_254_740_992.0).contains(&value) && is_whole(value)) {
-            return Err(ConfigError {
-                option,
-                value: OptionValue::Raw(value),
-                requirement: "must be a whole number between 0 and 2^53",
-            });
+        if !((0.0..=SEED_MAX as f64).contains(&value) && is_whole(value)) {
+            return Err(seed_error(option, OptionValue::Raw(value)));
+        }
+        Ok(value as u64)
+    }
+
+    /// The same range for a seed given as an integer (Python ints are not floats).
+    pub fn seed_integer(option: &'static str, value: i128) -> Result<u64, ConfigError> {
+        if !(0..=i128::from(SEED_MAX)).contains(&value) {
+            // Shown as a float: OptionValue holds no wider integer.
+            return Err(seed_error(option, OptionValue::Raw(value as f64)));
         }
         Ok(value as u64)
     }

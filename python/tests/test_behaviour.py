@@ -473,7 +473,7 @@ BAD_OPTIONS = [
     ({"failure_rate": {"threshold": float("nan"), "minimum_calls": 1, "window_calls": 5}}, ValueError, "failure_rate.threshold"),
     ({"failure_rate": FailureRate(0.5, 0, window_calls=5)}, ValueError, "failure_rate.minimum_calls"),
     ({"failure_rate": FailureRate(0.5, 1)}, TypeError, "failure_rate"),
-    ({"failure_rate": {"threshold": 0.5, "minimum_calls": 1, "window_call": 5}}, TypeError, "failure_rate"),
+    ({"failure_rate": {"threshold": 0.5, "minimum_calls": 1, "window_call": 5}}, TypeError, "failure_rate.window_call"),
     ({"failure_rate": FailureRate(0.5, 1, window_calls=0)}, ValueError, "failure_rate.window_calls"),
     ({"failure_rate": FailureRate(0.5, 1, window_duration=0)}, ValueError, "failure_rate.window_duration"),
     ({"slow_call_duration": 0}, ValueError, "slow_call_duration"),

@@ -32,6 +32,7 @@ from typing import (
 )
 
 from . import _native
+from ._errors import InvalidSnapshotError
 from ._types import Backoff, FailureRate, State, Stats
 
 if TYPE_CHECKING:
@@ -43,13 +44,23 @@ T = TypeVar("T")
 Listener = Callable[[Any], object]
 
 
+class GuardedFunction(_native.Guarded):
+    """What ``@breaker`` returns for a sync function: a native callable
+    that makes each call through the breaker. A Python subclass, so that the
+    attributes ``functools.update_wrapper`` copies (``__wrapped__``, ...) live
+    in an instance dict the garbage collector sees."""
+
+
 class CircuitBreaker(_native.Breaker):
     """A circuit breaker. Every option is keyword-only; times are seconds.
 
     Use it as a decorator (on sync and async functions), with ``call`` /
     ``call_async``, as a context manager (``with`` / ``async with``), or
-    with the two-step ``try_acquire()``.
+    with the two-step ``try_acquire()``. Its options are fixed at
+    construction: assigning an attribute raises ``AttributeError``.
     """
+
+    __slots__ = ("_entered", "__weakref__")
 
     def __init__(
         self,
@@ -105,7 +116,7 @@ class CircuitBreaker(_native.Breaker):
             raise TypeError(f"CircuitBreaker decorates a callable, got {func!r}")
         if inspect.iscoroutinefunction(func):
             return functools.wraps(func)(self._guard_async(func))
-        return functools.update_wrapper(self._guard(func), func)
+        return functools.update_wrapper(GuardedFunction(self, func), func)
 
     def _guard_async(self, func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         if self.call_timeout is not None:
@@ -198,7 +209,12 @@ class CircuitBreaker(_native.Breaker):
         if not isinstance(snapshot, Mapping):
             raise TypeError(f"snapshot must be a dict, got {snapshot!r}")
         breaker = cls(**options)
-        breaker._load_snapshot_json(json.dumps(dict(snapshot)))
+        try:
+            text = json.dumps(dict(snapshot))
+        except (TypeError, ValueError, RecursionError):
+            # Values JSON cannot hold, or nesting too deep to write: not of the format.
+            raise InvalidSnapshotError("invalid snapshot: snapshot is not JSON of the snapshot format", "snapshot") from None
+        breaker._load_snapshot_json(text)
         return breaker
 
     def __repr__(self) -> str:
