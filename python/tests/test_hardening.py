@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import threading
+import time
 import types
 import weakref
 from pathlib import Path
@@ -409,3 +410,148 @@ def test_generations_and_counters_above_2_53_are_refused_naming_the_field() -> N
     with pytest.raises(InvalidSnapshotError) as raised:
         CircuitBreaker.restore({**valid, "counters": {**valid["counters"], "admitted": 2**64 - 1}})
     assert raised.value.field == "counters.admitted"
+
+
+# ---- decorators and context managers ---------------------------------------------------
+
+
+def test_a_generator_is_guarded_for_its_whole_iteration() -> None:
+    breaker = CircuitBreaker(failure_tolerance=10)
+
+    @breaker
+    def numbers(fail_at: int) -> Any:
+        for i in range(3):
+            if i == fail_at:
+                raise ConnectionError("mid-iteration")
+            yield i
+        return "done"
+
+    gen = numbers(-1)
+    assert balanced(breaker).admitted == 0, "creating the generator is not the call"
+    assert list(gen) == [0, 1, 2]
+    s = balanced(breaker)
+    assert (s.admitted, s.successes) == (1, 1)
+    with pytest.raises(ConnectionError):
+        list(numbers(1))
+    s = balanced(breaker)
+    assert (s.failures, s.in_flight) == (1, 0)
+    early = numbers(-1)
+    assert next(early) == 0
+    assert balanced(breaker).in_flight == 1
+    early.close()
+    s = balanced(breaker)
+    assert (s.released, s.in_flight, s.successes) == (1, 0, 1)
+    # send() and the return value reach through the guard.
+
+    @breaker
+    def echo() -> Any:
+        received = yield "ready"
+        return received
+
+    gen2 = echo()
+    assert next(gen2) == "ready"
+    with pytest.raises(StopIteration) as stopped:
+        gen2.send("hello")
+    assert stopped.value.value == "hello"
+
+
+def test_an_async_generator_is_guarded_for_its_whole_iteration() -> None:
+    breaker = CircuitBreaker(failure_tolerance=10)
+
+    @breaker
+    async def numbers(fail_at: int) -> Any:
+        for i in range(3):
+            if i == fail_at:
+                raise ConnectionError("mid-iteration")
+            yield i
+
+    async def main() -> None:
+        assert [i async for i in numbers(-1)] == [0, 1, 2]
+        with pytest.raises(ConnectionError):
+            [i async for i in numbers(1)]
+        early = numbers(-1)
+        assert await early.__anext__() == 0
+        await early.aclose()
+
+    asyncio.run(main())
+    s = balanced(breaker)
+    assert (s.admitted, s.successes, s.failures, s.released, s.in_flight) == (3, 1, 1, 1, 0)
+
+
+def test_an_object_with_an_async_call_is_guarded_as_async() -> None:
+    class Client:
+        async def __call__(self) -> None:
+            raise ConnectionError("down")
+
+    breaker = CircuitBreaker(failure_tolerance=10)
+    guarded = breaker(Client())
+
+    async def main() -> None:
+        with pytest.raises(ConnectionError):
+            await guarded()
+
+    asyncio.run(main())
+    s = balanced(breaker)
+    assert (s.failures, s.successes) == (1, 0)
+
+
+def test_guard_gives_each_block_its_own_permit_when_generators_interleave() -> None:
+    clock = FlakyClock()
+    breaker = CircuitBreaker(slow_call_duration=1.0, failure_tolerance=10, clock=clock)
+    events: List[Any] = []
+    breaker.add_listener("success", lambda e: events.append(("success", e.slow)))
+    breaker.add_listener("failure", lambda e: events.append(("failure", e.slow)))
+
+    def long_block() -> Any:  # entered at 0, fails at 5: a slow failure
+        with breaker.guard():
+            yield
+            raise ConnectionError("down")
+
+    def short_block() -> Any:  # entered at 5, succeeds at 5: a quick success
+        with breaker.guard():
+            yield
+
+    long, short = long_block(), short_block()
+    next(long)
+    clock.now = 5.0
+    next(short)
+    with pytest.raises(ConnectionError):
+        next(long)  # the long block ends first
+    next(short, None)
+    assert events == [("failure", True), ("success", False)]
+    s = balanced(breaker)
+    assert (s.admitted, s.slow_calls, s.in_flight) == (2, 1, 0)
+    guard = breaker.guard()
+    with guard:
+        pass
+    with pytest.raises(RuntimeError, match="one use"):
+        with guard:
+            pass
+
+    async def main() -> None:
+        async with breaker.guard() as permit:
+            assert not permit.is_trial
+
+    asyncio.run(main())
+    assert balanced(breaker).successes == 3
+
+
+def test_options_are_readable_and_complete() -> None:
+    rate = {"threshold": 0.5, "minimum_calls": 2, "window_calls": 4}
+    breaker = CircuitBreaker(failure_rate=rate, reset_timeout=2.5, seed=7, name="orders")
+    options = breaker.options
+    assert options["failure_tolerance"] == 5
+    assert options["reset_timeout"] == 2.5
+    assert options["failure_rate"].window_calls == 4 and options["failure_rate"].window_duration is None
+    assert options["backoff"] is None and options["exclude"] == ()
+    assert options["seed"] == 7 and options["name"] == "orders"
+    assert options["clock"] is time.monotonic
+    from tripgate import _native
+
+    top_level = {name for name in _native.OPTION_NAMES if "." not in name}
+    assert top_level | {"call_timeout", "is_failure", "is_result_failure", "exclude", "clock", "name"} == set(options)
+    with pytest.raises(TypeError):
+        options["reset_timeout"] = 1.0  # type: ignore[index]
+    # The options build an equal breaker.
+    again = CircuitBreaker(**options)
+    assert again.options == options

@@ -10,7 +10,7 @@ JavaScript and Python.
 from ._types import Backoff, FailureRate, State, Stats
 from ._errors import CallTimeoutError, CircuitOpenError, InvalidSnapshotError, TripgateError
 from ._native import CallEvent, Permit, StateChange
-from ._breaker import CircuitBreaker
+from ._breaker import CircuitBreaker, Guard
 
 __all__ = [
     "Backoff",
@@ -19,6 +19,7 @@ __all__ = [
     "CircuitBreaker",
     "CircuitOpenError",
     "FailureRate",
+    "Guard",
     "InvalidSnapshotError",
     "Permit",
     "State",

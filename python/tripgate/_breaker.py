@@ -15,12 +15,14 @@ import functools
 import inspect
 import json
 import time
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import (
     TYPE_CHECKING,
     Any,
+    AsyncIterator,
     Awaitable,
     Callable,
+    Generator,
     Iterable,
     Mapping,
     Optional,
@@ -109,14 +111,67 @@ class CircuitBreaker(_native.Breaker):
     def __call__(self, func: Callable[P, T]) -> Callable[P, T]: ...
 
     def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        """Decorates a sync or async function so that every call goes
-        through the breaker; the result keeps ``func``'s name, docstring
-        and signature."""
+        """Decorates a function so that every call goes through the breaker;
+        the result keeps ``func``'s name, docstring and signature.
+
+        A sync function, a coroutine function (or an object whose
+        ``__call__`` is one), a generator function and an async generator
+        function are each guarded as what they are: for generators, the call
+        is the whole iteration, admitted when it starts, counted when it
+        finishes or raises, and released when it is closed early.
+        """
         if not callable(func):
             raise TypeError(f"CircuitBreaker decorates a callable, got {func!r}")
-        if inspect.iscoroutinefunction(func):
+        if inspect.isasyncgenfunction(func):
+            return functools.wraps(func)(self._guard_async_generator(func))
+        if inspect.isgeneratorfunction(func):
+            return functools.wraps(func)(self._guard_generator(func))
+        if _is_coroutine_function(func):
             return functools.wraps(func)(self._guard_async(func))
         return functools.update_wrapper(GuardedFunction(self, func), func)
+
+    def _guard_generator(self, func: Callable[..., Generator[Any, Any, Any]]) -> Callable[..., Generator[Any, Any, Any]]:
+        def guarded(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+            permit = self._acquire()
+            try:
+                result = yield from func(*args, **kwargs)
+            except BaseException as error:
+                # GeneratorExit (closed early) releases the permit.
+                permit._settle_exception(error)
+                raise
+            permit._settle_result(result)
+            return result
+
+        return guarded
+
+    def _guard_async_generator(self, func: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+        async def guarded(*args: Any, **kwargs: Any) -> Any:
+            permit = self._acquire()
+            try:
+                # `yield from` for an async generator: values sent and
+                # exceptions thrown in reach the guarded one.
+                inner: Any = func(*args, **kwargs)
+                sent: Any = None
+                thrown: Optional[BaseException] = None
+                while True:
+                    try:
+                        item = await (inner.athrow(thrown) if thrown is not None else inner.asend(sent))
+                    except StopAsyncIteration:
+                        break
+                    thrown = None
+                    try:
+                        sent = yield item
+                    except GeneratorExit:
+                        await inner.aclose()
+                        raise
+                    except BaseException as error:
+                        thrown = error
+            except BaseException as error:
+                permit._settle_exception(error)
+                raise
+            permit._settle_result(None)
+
+        return guarded
 
     def _guard_async(self, func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         if self.call_timeout is not None:
@@ -167,6 +222,13 @@ class CircuitBreaker(_native.Breaker):
 
     # ---- context managers -------------------------------------------------
 
+    def guard(self) -> Guard:
+        """A context manager for one use (``with breaker.guard():`` or
+        ``async with breaker.guard():``): it takes a permit on entry, counts
+        the block's outcome on exit, and holds its own permit whatever else
+        runs meanwhile on the same thread (generators interleaving blocks)."""
+        return Guard(self)
+
     def __enter__(self) -> CircuitBreaker:
         self._entered.set(self._entered.get() + (self._acquire(),))
         return self
@@ -194,6 +256,21 @@ class CircuitBreaker(_native.Breaker):
     ) -> None:
         self.__exit__(exc_type, exc, traceback)
 
+    # ---- options ------------------------------------------------------------
+
+    @property
+    def options(self) -> Mapping[str, Any]:
+        """The breaker's effective options, defaults filled in, read-only
+        (times in seconds; ``seed`` is the one in use, given or drawn)."""
+        raw = self._options()
+        if raw["failure_rate"] is not None:
+            raw["failure_rate"] = FailureRate(**raw["failure_rate"])
+        if raw["backoff"] is not None:
+            raw["backoff"] = Backoff(**raw["backoff"])
+        if raw["clock"] is None:
+            raw["clock"] = time.monotonic
+        return MappingProxyType(raw)
+
     # ---- snapshots ----------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
@@ -220,6 +297,52 @@ class CircuitBreaker(_native.Breaker):
     def __repr__(self) -> str:
         name = f" {self.name!r}" if self.name else ""
         return f"<CircuitBreaker{name} state={self.state.value}>"
+
+
+def _is_coroutine_function(func: Callable[..., Any]) -> bool:
+    """A coroutine function, or an object whose ``__call__`` is one."""
+    if inspect.iscoroutinefunction(func):
+        return True
+    call = getattr(type(func), "__call__", None)
+    return not inspect.isfunction(func) and not inspect.ismethod(func) and inspect.iscoroutinefunction(call)
+
+
+class Guard:
+    """One use of a breaker as a context manager (``breaker.guard()``): its
+    own permit, taken on entry and reported on exit. Not reusable."""
+
+    __slots__ = ("_breaker", "_permit")
+
+    def __init__(self, breaker: CircuitBreaker) -> None:
+        self._breaker = breaker
+        self._permit: Optional[_native.Permit] = None
+
+    def __enter__(self) -> _native.Permit:
+        if self._permit is not None:
+            raise RuntimeError("a Guard is for one use: call breaker.guard() again")
+        self._permit = self._breaker._acquire()
+        return self._permit
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        if self._permit is None:
+            raise RuntimeError("Guard.__exit__ without __enter__")
+        self._permit.__exit__(exc_type, exc, traceback)
+
+    async def __aenter__(self) -> _native.Permit:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        self.__exit__(exc_type, exc, traceback)
 
 
 class _TimedOut(Exception):
