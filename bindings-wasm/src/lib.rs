@@ -56,7 +56,7 @@ fn millis(nanos: u64) -> f64 {
     nanos as f64 / convert::NANOS_PER_MILLI
 }
 
-fn millis_of(duration: Duration) -> f64 {
+pub(crate) fn millis_of(duration: Duration) -> f64 {
     millis(duration.as_nanos() as u64)
 }
 
@@ -145,6 +145,12 @@ impl WasmBreaker {
             last_acquired_at: 0,
             rejected_retry_after: f64::NAN,
         })
+    }
+
+    /// The effective options in the slots of `OPTION_NAMES` (see
+    /// `options::slots`).
+    pub fn options(&self) -> Vec<f64> {
+        options::slots(self.machine.config())
     }
 
     /// The machine's flags outside a report: 4 transitions pending, 8 the

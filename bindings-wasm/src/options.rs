@@ -7,6 +7,7 @@
 //! (ranges, whole numbers, units, how options constrain each other) is
 //! judged here by the core, so it matches the other languages.
 
+use alloc::vec::Vec;
 use core::time::Duration;
 use tripgate_core::config::{convert, ConfigError, OPTION_NAMES};
 use tripgate_core::{Backoff, Config, FailureRate, Window};
@@ -84,4 +85,85 @@ impl Given<'_> {
         config.validate()?;
         Ok(config)
     }
+}
+
+/// The slot of `option` in `OPTION_NAMES`, found at compile time (no name
+/// is compared at run time, and no name string need reach the module).
+const fn slot(option: &str) -> usize {
+    let (wanted, mut i) = (option.as_bytes(), 0);
+    while i < OPTION_NAMES.len() {
+        let name = OPTION_NAMES[i].as_bytes();
+        if name.len() == wanted.len() {
+            let mut j = 0;
+            while j < name.len() && name[j] == wanted[j] {
+                j += 1;
+            }
+            if j == name.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("not in OPTION_NAMES")
+}
+
+/// The inverse of [`Given::config`]: the config's options in the slots of
+/// `OPTION_NAMES`, durations in milliseconds, NaN where an option is absent
+/// (and in the groups' own slots). JS names them for `breaker.options`.
+pub fn slots(config: &Config) -> Vec<f64> {
+    let mut values = alloc::vec![f64::NAN; OPTION_NAMES.len()];
+    let mut put = |slot: usize, value: f64| {
+        if let Some(cell) = values.get_mut(slot) {
+            *cell = value;
+        }
+    };
+    let millis = crate::millis_of;
+    put(
+        const { slot("failure_tolerance") },
+        f64::from(config.failure_tolerance),
+    );
+    if let Some(rate) = &config.failure_rate {
+        put(const { slot("failure_rate.threshold") }, rate.threshold);
+        put(
+            const { slot("failure_rate.minimum_calls") },
+            f64::from(rate.minimum_calls),
+        );
+        match rate.window {
+            Window::Calls(n) => put(const { slot("failure_rate.window_calls") }, f64::from(n)),
+            Window::Duration(span) => {
+                put(const { slot("failure_rate.window_duration") }, millis(span))
+            }
+        }
+    }
+    if let Some(slow) = config.slow_call_duration {
+        put(const { slot("slow_call_duration") }, millis(slow));
+    }
+    put(
+        const { slot("reset_timeout") },
+        millis(config.reset_timeout),
+    );
+    if let Some(backoff) = &config.backoff {
+        put(const { slot("backoff.multiplier") }, backoff.multiplier);
+        put(
+            const { slot("backoff.max_reset_timeout") },
+            millis(backoff.max_reset_timeout),
+        );
+        put(const { slot("backoff.jitter") }, backoff.jitter);
+    }
+    put(
+        const { slot("half_open_max_calls") },
+        f64::from(config.half_open_max_calls),
+    );
+    put(
+        const { slot("success_threshold") },
+        f64::from(config.success_threshold),
+    );
+    put(
+        const { slot("trial_timeout") },
+        millis(config.trial_timeout),
+    );
+    if let Some(seed) = config.seed {
+        put(const { slot("seed") }, seed as f64);
+    }
+    values
 }

@@ -50,6 +50,24 @@ export interface CircuitBreakerOptions<R = unknown> {
   seed?: number;
 }
 
+/** What `breaker.options` holds: every option, defaults filled in; null where unset. */
+export interface EffectiveOptions<R = unknown> {
+  readonly failureTolerance: number;
+  readonly failureRate: Readonly<FailureRateOptions> | null;
+  readonly slowCallDuration: number | null;
+  readonly resetTimeout: number;
+  readonly backoff: Readonly<Required<BackoffOptions>> | null;
+  readonly halfOpenMaxCalls: number;
+  readonly successThreshold: number;
+  readonly trialTimeout: number;
+  readonly callTimeout: number | null;
+  readonly isFailure: ((error: unknown) => boolean) | null;
+  readonly isResultFailure: ((value: R) => boolean) | null;
+  readonly clock: () => number;
+  readonly name: string | null;
+  readonly seed: number;
+}
+
 export interface Stats {
   state: State;
   generation: number;
@@ -187,6 +205,8 @@ export declare class CircuitBreaker<R = unknown> {
   constructor(options?: CircuitBreakerOptions<R>);
   static restore<R = unknown>(snapshot: Snapshot, options?: CircuitBreakerOptions<R>): CircuitBreaker<R>;
   readonly name: string | undefined;
+  /** The effective options, defaults filled in (the seed in use), frozen. */
+  readonly options: EffectiveOptions<R>;
   readonly state: State;
   readonly retryAfter: number | null;
   stats(): Stats;

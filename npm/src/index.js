@@ -220,6 +220,35 @@ export class CircuitBreaker {
     return this.#name;
   }
 
+  /**
+   * The effective options, defaults filled in (times in milliseconds; `seed`
+   * is the one in use, given or drawn), as a frozen object: options are
+   * fixed at construction.
+   */
+  get options() {
+    const values = this.#machine().options();
+    const options = {};
+    SLOTS.forEach((slot, i) => {
+      const [group, member] = slot.split(".");
+      if (member === undefined) {
+        options[camel(slot)] ??= Number.isNaN(values[i]) ? null : values[i];
+      } else if (!Number.isNaN(values[i])) {
+        (options[camel(group)] ??= {})[camel(member)] = values[i];
+      }
+    });
+    for (const group of ["failureRate", "backoff"]) {
+      options[group] = options[group] === null ? null : Object.freeze(options[group]);
+    }
+    Object.assign(options, {
+      callTimeout: this.#callTimeout ?? null,
+      isFailure: this.#isFailure ?? null,
+      isResultFailure: this.#isResultFailure ?? null,
+      clock: this.#clock,
+      name: this.#name ?? null,
+    });
+    return Object.freeze(options);
+  }
+
   #machine() {
     if (this.#disposed) {
       throw disposedError();

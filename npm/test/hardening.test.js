@@ -284,3 +284,25 @@ test("a snapshot with the largest count window the options allow restores", () =
 test("TimeoutError and disposal keep their types", () => {
   assert.ok(new CallTimeoutError(5) instanceof TripgateError);
 });
+
+test("options are readable, complete, frozen, and build an equal breaker", () => {
+  const clock = () => 0;
+  const breaker = new CircuitBreaker({ failureRate: { threshold: 0.5, minimumCalls: 2, windowDuration: 1000 }, resetTimeout: 2500, seed: 7, name: "orders", clock });
+  const { options } = breaker;
+  assert.equal(options.failureTolerance, 5);
+  assert.equal(options.resetTimeout, 2500);
+  assert.deepEqual(options.failureRate, { threshold: 0.5, minimumCalls: 2, windowDuration: 1000 });
+  assert.equal(options.backoff, null);
+  assert.equal(options.slowCallDuration, null);
+  assert.equal(options.callTimeout, null);
+  assert.deepEqual([options.seed, options.name, options.clock], [7, "orders", clock]);
+  assert.ok(Object.isFrozen(options) && Object.isFrozen(options.failureRate));
+  assert.throws(() => {
+    "use strict";
+    options.resetTimeout = 1;
+  }, TypeError);
+  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== null));
+  assert.deepEqual(new CircuitBreaker(given).options, options);
+  const backoff = new CircuitBreaker({ backoff: { multiplier: 2, maxResetTimeout: 60_000 } }).options.backoff;
+  assert.deepEqual(backoff, { multiplier: 2, maxResetTimeout: 60_000, jitter: 0 });
+});
