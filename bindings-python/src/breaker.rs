@@ -575,6 +575,7 @@ impl Breaker {
         d.set_item("released", s.released)?;
         d.set_item("stale_outcomes", s.stale_outcomes)?;
         d.set_item("trial_timeouts", s.trial_timeouts)?;
+        d.set_item("abandoned", s.abandoned)?;
         d.set_item("consecutive_failures", s.consecutive_failures)?;
         d.set_item("window_calls", s.window_calls)?;
         d.set_item("window_failures", s.window_failures)?;

@@ -287,6 +287,7 @@ impl WasmBreaker {
             s.released as f64,
             s.stale_outcomes as f64,
             s.trial_timeouts as f64,
+            s.abandoned as f64,
             f64::from(s.consecutive_failures),
             f64::from(s.window_calls),
             f64::from(s.window_failures),

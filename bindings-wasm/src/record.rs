@@ -9,15 +9,16 @@
 //! - `0..10`: version, state index, generation, consecutive_failures,
 //!   trial_successes, open_remaining, nominal_open_duration,
 //!   last_transition_age (NaN for null), rng_state's high and low 32 bits;
-//! - `10..18`: the counters, in the format's order;
-//! - `18`: the window's kind (0 none, 1 calls, 2 buckets), then for calls
+//! - `10..19`: the counters, in the format's order (`abandoned` NaN when
+//!   a version-1 snapshot has none);
+//! - `19`: the window's kind (0 none, 1 calls, 2 buckets), then for calls
 //!   the capacity and one 0/1 per outcome (1: failure), for buckets the
 //!   width, the elapsed time and (index, calls, failures) per bucket.
 
 use alloc::vec::Vec;
 use tripgate_core::{BucketSnapshot, Counters, Snapshot, State, WindowSnapshot};
 
-const WINDOW_KIND: usize = 18;
+const WINDOW_KIND: usize = 19;
 
 /// `value` as a whole number in `0..=max`.
 fn whole(value: f64, max: u64) -> Option<u64> {
@@ -90,6 +91,10 @@ pub fn read(record: &[f64]) -> Option<Snapshot> {
         released: r.count()?,
         stale_outcomes: r.count()?,
         trial_timeouts: r.count()?,
+        abandoned: match r.number()? {
+            absent if absent.is_nan() && version == 1 => 0,
+            value => whole(value, u64::MAX)?,
+        },
     };
     let window = match r.small()? {
         0 if r.rest().is_empty() => None,
@@ -157,6 +162,7 @@ pub fn write(s: &Snapshot) -> Vec<f64> {
         c.released as f64,
         c.stale_outcomes as f64,
         c.trial_timeouts as f64,
+        c.abandoned as f64,
     ]);
     debug_assert_eq!(record.len(), WINDOW_KIND);
     match &s.window {

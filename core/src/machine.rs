@@ -131,6 +131,9 @@ pub struct Stats {
     pub stale_outcomes: u64,
     /// Trials counted as failed because they were not reported within `trial_timeout`.
     pub trial_timeouts: u64,
+    /// Permits issued before a restore and never reported to the restored
+    /// machine, which cannot see them reported: counted in `released` too.
+    pub abandoned: u64,
     /// Consecutive failures in the current closed (or forced-closed) period.
     pub consecutive_failures: u32,
     /// Outcomes in the failure-rate window (0 without a failure-rate policy).
@@ -173,6 +176,9 @@ pub struct Counters {
     pub released: u64,
     pub stale_outcomes: u64,
     pub trial_timeouts: u64,
+    /// Absent from version-1 snapshots.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub abandoned: u64,
 }
 
 /// An admitted, unreported half-open trial.
@@ -329,6 +335,7 @@ impl Machine {
             released: c.released,
             stale_outcomes: c.stale_outcomes,
             trial_timeouts: c.trial_timeouts,
+            abandoned: c.abandoned,
             consecutive_failures: self.consecutive_failures,
             window_calls: totals.calls,
             window_failures: totals.failures,
@@ -556,6 +563,12 @@ impl Machine {
             generation: self.generation,
         });
         self.last_transition_at = Some(now);
+    }
+
+    /// Counts `permits` issued before a restore as released and abandoned.
+    pub(crate) fn abandon(&mut self, permits: u64) {
+        bump(&mut self.counters.released, permits);
+        bump(&mut self.counters.abandoned, permits);
     }
 
     /// Starts a new generation. At [`MAX_COUNT`] (2^53 - 1 transitions, never

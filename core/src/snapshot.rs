@@ -12,8 +12,9 @@ use crate::rng::SplitMix64;
 use crate::state::State;
 use crate::window::{Bucket, BucketWindow, CallWindow, RateWindow, BUCKETS};
 
-/// The snapshot format version this crate writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// The snapshot format version this crate writes. It reads it and version 1
+/// (which has no `counters.abandoned`).
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// A machine as plain data. See `docs/semantics.md`, "Snapshots".
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -209,10 +210,10 @@ impl Machine {
     /// it; other options may differ from those the snapshot was taken with.
     pub fn restore(config: Config, snapshot: &Snapshot, now: u64) -> Result<Machine, RestoreError> {
         let mut machine = Machine::new(config, now)?;
-        if snapshot.version != SNAPSHOT_VERSION {
+        if !(1..=SNAPSHOT_VERSION).contains(&snapshot.version) {
             return Err(invalid(
                 "version",
-                "is not a snapshot version this build reads (1)",
+                "is not a snapshot version this build reads (1 or 2)",
             ));
         }
         machine.window = restore_window(
@@ -233,6 +234,7 @@ impl Machine {
             ("counters.released", c.released),
             ("counters.stale_outcomes", c.stale_outcomes),
             ("counters.trial_timeouts", c.trial_timeouts),
+            ("counters.abandoned", c.abandoned),
         ] {
             if value > MAX_COUNT {
                 return Err(invalid(field, "is above 2^53 - 1"));
@@ -242,10 +244,17 @@ impl Machine {
             .successes
             .checked_add(c.failures)
             .and_then(|n| n.checked_add(c.released));
-        if reported.is_none_or(|reported| reported > c.admitted) {
+        let Some(unreported) = reported.and_then(|reported| c.admitted.checked_sub(reported))
+        else {
             return Err(invalid(
                 "counters",
                 "report more outcomes than were admitted",
+            ));
+        };
+        if c.abandoned > c.released {
+            return Err(invalid(
+                "counters.abandoned",
+                "is more than the permits released",
             ));
         }
         let reset = machine.settings.reset_timeout_nanos;
@@ -266,7 +275,11 @@ impl Machine {
             .map(|age| now.saturating_sub(age));
         machine.rng = SplitMix64::new(0);
         machine.rng.state = snapshot.rng_state;
+        // The permits in flight when the snapshot was taken can never be
+        // reported to this machine: they are released, and named abandoned,
+        // so that in_flight counts only permits this machine issued.
         machine.counters = snapshot.counters.clone();
+        machine.abandon(unreported);
         Ok(machine)
     }
 }

@@ -122,6 +122,7 @@ impl Snapshot {
         push_field(&mut out, "released", c.released);
         push_field(&mut out, "stale_outcomes", c.stale_outcomes);
         push_field(&mut out, "trial_timeouts", c.trial_timeouts);
+        push_field(&mut out, "abandoned", c.abandoned);
         out.push_str("}}");
         out
     }
@@ -214,6 +215,11 @@ fn snapshot(v: &Value) -> Option<Snapshot> {
             released: c.integer("released")?,
             stale_outcomes: c.integer("stale_outcomes")?,
             trial_timeouts: c.integer("trial_timeouts")?,
+            // Version 1 has no such counter.
+            abandoned: match c.integer("abandoned") {
+                None if v.small("version") == Some(1) => 0,
+                abandoned => abandoned?,
+            },
         },
     })
 }

@@ -139,6 +139,7 @@ impl Run {
                     "released": s.released,
                     "stale_outcomes": s.stale_outcomes,
                     "trial_timeouts": s.trial_timeouts,
+                    "abandoned": s.abandoned,
                     "consecutive_failures": s.consecutive_failures,
                     "window_calls": s.window_calls,
                     "window_failures": s.window_failures,

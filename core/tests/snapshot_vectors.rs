@@ -248,8 +248,22 @@ fn invalid_cases() -> Vec<(&'static str, &'static str, Spoil, &'static str)> {
         (
             "unknown_version",
             "closed_fresh",
-            |s| s["version"] = json!(2),
+            |s| s["version"] = json!(3),
             "version",
+        ),
+        (
+            "abandoned_above_released",
+            "closed_with_failures_and_a_large_seed",
+            |s| s["counters"]["abandoned"] = json!(1),
+            "counters.abandoned",
+        ),
+        (
+            "version_2_without_abandoned",
+            "closed_fresh",
+            |s| {
+                s["counters"].as_object_mut().unwrap().remove("abandoned");
+            },
+            "snapshot",
         ),
         (
             "window_of_another_config",
@@ -290,6 +304,27 @@ fn vectors() -> Value {
             "at": at,
             "snapshot": object,
             "restored_snapshot": restored.snapshot(at * MS).to_json(),
+        }));
+    }
+    // Version 1 snapshots (no `abandoned`) still restore.
+    for base in [
+        "half_open_with_a_trial_in_flight",
+        "closed_with_failures_and_a_large_seed",
+    ] {
+        let (config, mut object) = snapshots[base].clone();
+        object["version"] = json!(1);
+        object["counters"]
+            .as_object_mut()
+            .unwrap()
+            .remove("abandoned");
+        let snapshot = Snapshot::from_json(&object.to_string()).unwrap();
+        let mut restored = Machine::restore(parse_config(&config).unwrap(), &snapshot, 0).unwrap();
+        valid.push(json!({
+            "name": format!("{base}_as_version_1"),
+            "config": config,
+            "at": 0,
+            "snapshot": object,
+            "restored_snapshot": restored.snapshot(0).to_json(),
         }));
     }
     let mut invalid = Vec::new();

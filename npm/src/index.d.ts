@@ -79,6 +79,8 @@ export interface Stats {
   released: number;
   staleOutcomes: number;
   trialTimeouts: number;
+  /** Permits issued before a restore, never to be reported here (counted in `released` too). */
+  abandoned: number;
   consecutiveFailures: number;
   windowCalls: number;
   windowFailures: number;
@@ -165,6 +167,8 @@ export interface SnapshotCounters {
   released: number;
   stale_outcomes: number;
   trial_timeouts: number;
+  /** Absent from version-1 snapshots. */
+  abandoned?: number;
 }
 
 /** A failure-rate window's contents: outcomes oldest first (true = failure), or time buckets. */

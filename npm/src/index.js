@@ -35,7 +35,7 @@ export const OPTION_NAMES = Object.freeze(optionNames.map(camel));
 // The figures of WasmBreaker.stats(), in order; NaN stands for null.
 const STATS_FIELDS = [
   "state", "generation", "admitted", "successes", "failures", "slowCalls", "rejections", "released",
-  "staleOutcomes", "trialTimeouts", "consecutiveFailures", "windowCalls", "windowFailures", "failureRate",
+  "staleOutcomes", "trialTimeouts", "abandoned", "consecutiveFailures", "windowCalls", "windowFailures", "failureRate",
   "trialsInFlight", "inFlight", "lastTransitionAt", "retryAfter",
 ];
 /** The events `on()` accepts. */

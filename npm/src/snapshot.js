@@ -6,7 +6,11 @@
 // snapshots, and the tests check this conversion writes it byte for byte.
 
 const HEAD = ["version", "state", "generation", "consecutive_failures", "trial_successes", "open_remaining", "nominal_open_duration", "last_transition_age"];
-const COUNTERS = ["admitted", "successes", "failures", "slow_calls", "rejections", "released", "stale_outcomes", "trial_timeouts"];
+const COUNTERS = ["admitted", "successes", "failures", "slow_calls", "rejections", "released", "stale_outcomes", "trial_timeouts", "abandoned"];
+// Record indexes (bindings-wasm/src/record.rs has the layout).
+const RNG = HEAD.length;
+const COUNTERS_AT = RNG + 2;
+const WINDOW_KIND = COUNTERS_AT + COUNTERS.length;
 const KINDS = [null, "calls", "buckets"];
 const TWO_TO_32 = 2 ** 32;
 
@@ -20,23 +24,23 @@ export function snapshotObject(record, states) {
   if (Number.isNaN(snapshot.last_transition_age)) {
     snapshot.last_transition_age = null;
   }
-  snapshot.rng_state = ((BigInt(record[8]) << 32n) | BigInt(record[9])).toString();
-  const kind = KINDS[record[18]];
-  const rest = Array.from(record.subarray(kind === "calls" ? 20 : 21));
+  snapshot.rng_state = ((BigInt(record[RNG]) << 32n) | BigInt(record[RNG + 1])).toString();
+  const kind = KINDS[record[WINDOW_KIND]];
+  const rest = Array.from(record.subarray(WINDOW_KIND + (kind === "calls" ? 2 : 3)));
   snapshot.window =
     kind === "calls"
-      ? { kind, capacity: record[19], outcomes: rest.map((o) => o === 1) }
+      ? { kind, capacity: record[WINDOW_KIND + 1], outcomes: rest.map((o) => o === 1) }
       : kind === "buckets"
         ? {
             kind,
-            width: record[19],
-            elapsed: record[20],
+            width: record[WINDOW_KIND + 1],
+            elapsed: record[WINDOW_KIND + 2],
             buckets: Array.from({ length: rest.length / 3 }, (_, i) => ({ index: rest[3 * i], calls: rest[3 * i + 1], failures: rest[3 * i + 2] })),
           }
         : null;
   snapshot.counters = {};
   COUNTERS.forEach((key, i) => {
-    snapshot.counters[key] = record[10 + i];
+    snapshot.counters[key] = record[COUNTERS_AT + i];
   });
   return snapshot;
 }
@@ -61,7 +65,8 @@ export function snapshotRecord(snapshot, states) {
   if (!isObject(snapshot.counters)) {
     return [];
   }
-  record.push(...COUNTERS.map((key) => number(snapshot.counters[key])));
+  // A version-1 snapshot has no `abandoned`: NaN tells the core it is absent.
+  record.push(...COUNTERS.map((key) => (key === "abandoned" && snapshot.counters[key] === undefined ? NaN : number(snapshot.counters[key]))));
   const window = snapshot.window;
   if (window === null) {
     record.push(0);

@@ -57,6 +57,7 @@ class Stats:
     released: int
     stale_outcomes: int
     trial_timeouts: int
+    abandoned: int
     consecutive_failures: int
     window_calls: int
     window_failures: int
