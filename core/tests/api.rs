@@ -62,6 +62,47 @@ fn a_trial_reported_twice_is_stale_the_second_time() {
 }
 
 #[test]
+fn a_trial_reported_twice_frees_only_its_own_slot_while_others_are_in_flight() {
+    let config = Config {
+        failure_tolerance: 0,
+        success_threshold: 3,
+        half_open_max_calls: 3,
+        reset_timeout: Duration::from_millis(1),
+        ..Config::default()
+    };
+    for report_again in [
+        |m: &mut Machine, p: Permit| m.on_success(p, MS),
+        |m: &mut Machine, p: Permit| m.on_failure(p, MS),
+        |m: &mut Machine, p: Permit| m.release(p, MS),
+    ] {
+        let mut machine = Machine::new(config.clone(), 0).unwrap();
+        trip(&mut machine, 0);
+        let a = admit(&mut machine, MS).into_raw();
+        let b = admit(&mut machine, MS);
+        let c = admit(&mut machine, MS);
+        assert!(
+            !machine
+                .on_success(Permit::from_raw(a.0, a.1, a.2), MS)
+                .stale
+        );
+        assert_eq!(machine.stats(MS).trials_in_flight, 2);
+        // Reported again, in any way: stale, and b's and c's slots stay taken.
+        assert!(report_again(&mut machine, Permit::from_raw(a.0, a.1, a.2)).stale);
+        let stats = machine.stats(MS);
+        assert_eq!((stats.state, stats.trials_in_flight), (State::HalfOpen, 2));
+        let d = admit(&mut machine, MS);
+        assert!(matches!(machine.try_acquire(MS), Decision::Rejected(_)));
+        assert!(!machine.on_success(b, MS).stale);
+        assert!(!machine.on_success(d, MS).stale, "d is the third success");
+        assert_eq!(machine.state(MS), State::Closed);
+        assert!(
+            machine.on_success(c, MS).stale,
+            "c belongs to the half-open period"
+        );
+    }
+}
+
+#[test]
 fn undrained_transitions_are_capped() {
     let mut machine = Machine::new(Config::default(), 0).unwrap();
     for t in 0..(MAX_PENDING_TRANSITIONS as u64 + 10) {

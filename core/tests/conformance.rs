@@ -256,8 +256,54 @@ fn run_scenario(scenario: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// The scenario format, tests/conformance/schema.json, compiled.
+fn schema() -> (boon::Schemas, boon::SchemaIndex) {
+    let text = std::fs::read_to_string(scenario_dir().join("../schema.json")).unwrap();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler
+        .add_resource("file:///schema.json", serde_json::from_str(&text).unwrap())
+        .unwrap();
+    let index = compiler
+        .compile("file:///schema.json", &mut schemas)
+        .unwrap();
+    (schemas, index)
+}
+
+#[test]
+fn the_schema_refuses_a_step_without_its_expectation() {
+    let (schemas, index) = schema();
+    let text = std::fs::read_to_string(scenario_dir().join("half_open_trial_success_closes.json"))
+        .unwrap();
+    let scenario: Value = serde_json::from_str(&text).unwrap();
+    assert!(schemas.validate(&scenario, index).is_ok());
+    for op in ["acquire", "success"] {
+        let at = scenario["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|s| s["op"] == op)
+            .unwrap();
+        let mut without = scenario.clone();
+        without["steps"][at]
+            .as_object_mut()
+            .unwrap()
+            .remove("expect");
+        assert!(schemas.validate(&without, index).is_err(), "{op}");
+        let mut partial = scenario.clone();
+        let expect = partial["steps"][at]["expect"].as_object_mut().unwrap();
+        let key = expect.keys().next().unwrap().clone();
+        expect.remove(&key);
+        assert!(
+            schemas.validate(&partial, index).is_err(),
+            "{op} without {key}"
+        );
+    }
+}
+
 #[test]
 fn every_scenario_passes() {
+    let (schemas, index) = schema();
     let mut files: Vec<PathBuf> = std::fs::read_dir(scenario_dir())
         .expect("tests/conformance/scenarios exists")
         .map(|e| e.unwrap().path())
@@ -284,6 +330,9 @@ fn every_scenario_passes() {
             }
         };
         let stem = file.file_stem().unwrap().to_str().unwrap();
+        if let Err(e) = schemas.validate(&scenario, index) {
+            failures.push(format!("{stem}: does not match schema.json: {e}"));
+        }
         if scenario["name"] != json!(stem) {
             failures.push(format!("{}: name must equal the file name", file.display()));
         }

@@ -46,15 +46,25 @@ fn step() -> impl Strategy<Value = Step> {
     (prop_oneof![8 => 0i64..30, 1 => -40i64..0], input()).prop_map(|(dt, input)| Step { dt, input })
 }
 
+/// A failure-rate threshold: often exactly a ratio a small window can reach
+/// (k/n, so that the `>=` boundary is hit), otherwise any value.
+fn threshold() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        2 => (1u32..8, 1u32..8).prop_map(|(k, n)| f64::from(k.min(n)) / f64::from(n)),
+        1 => Just(1.0),
+        1 => 0.1f64..=1.0,
+    ]
+}
+
 fn config() -> impl Strategy<Value = Config> {
     let rate = prop_oneof![
         Just(None),
-        (1u32..8, 0.1f64..=1.0, 1u32..8).prop_map(|(n, t, m)| Some(FailureRate {
+        (1u32..8, threshold(), 1u32..8).prop_map(|(n, t, m)| Some(FailureRate {
             threshold: t,
             minimum_calls: m.min(n),
             window: Window::Calls(n),
         })),
-        (10u64..200, 0.1f64..=1.0, 1u32..6).prop_map(|(d, t, m)| Some(FailureRate {
+        (10u64..200, threshold(), 1u32..6).prop_map(|(d, t, m)| Some(FailureRate {
             threshold: t,
             minimum_calls: m,
             window: Window::Duration(Duration::from_nanos(d)),

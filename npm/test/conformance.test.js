@@ -10,11 +10,18 @@ import { dirname, join } from "node:path";
 import { test, after } from "node:test";
 import { fileURLToPath } from "node:url";
 
+import Ajv2020 from "ajv/dist/2020.js";
+
 import { CircuitBreaker, CircuitOpenError, InvalidSnapshotError } from "../dist/index.js";
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "tests", "conformance", "scenarios");
 const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
 const ran = new Set();
+const validate = new Ajv2020({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(dir, "..", "schema.json"), "utf8")));
+
+function assertValid(scenario) {
+  assert.ok(validate(scenario), `${scenario.name} does not match schema.json: ${JSON.stringify(validate.errors?.slice(0, 3))}`);
+}
 
 const camel = (name) => name.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 
@@ -71,15 +78,18 @@ class Run {
     if (this.calls) {
       return this.call(label, expect);
     }
+    const heard = this.rejections.length;
     const permit = owner.tryAcquire();
     if (permit === null) {
-      return this.rejection();
+      return this.rejection(heard);
     }
     this.permits.set(label, { settle: (op) => permit[op](), owner });
     return { admitted: true, trial: permit.isTrial };
   }
 
-  rejection() {
+  /** The rejection's own event (`heard` events were emitted before it), never an older one. */
+  rejection(heard) {
+    assert.equal(this.rejections.length, heard + 1, "a rejection emitted no rejected event");
     const r = this.rejections.at(-1);
     return { admitted: false, state: r.state, retry_after: r.retryAfter };
   }
@@ -90,9 +100,10 @@ class Run {
     // Whether a call is a trial shows only in the stats; read them only when the step asks.
     const trialsBefore = expect?.trial !== undefined ? owner.stats().trialsInFlight : 0;
     let settle;
+    const heard = this.rejections.length;
     const done = owner.execute(() => new Promise((resolve, reject) => (settle = { resolve, reject })));
     if (settle === undefined) {
-      const rejection = this.rejection();
+      const rejection = this.rejection(heard);
       return done.then(
         () => assert.fail("a rejected call resolved"),
         (error) => {
@@ -198,6 +209,7 @@ class Run {
 for (const file of files) {
   test(file.replace(/\.json$/, ""), async () => {
     const scenario = JSON.parse(readFileSync(join(dir, file), "utf8"));
+    assertValid(scenario);
     assert.equal(`${scenario.name}.json`, file);
     const expectedError = scenario.expect_config_error;
     if (expectedError) {
@@ -228,6 +240,18 @@ for (const file of files) {
     ran.add(file);
   });
 }
+
+test("the schema refuses a step without its expectation, or one missing a key", () => {
+  const scenario = JSON.parse(readFileSync(join(dir, "half_open_trial_success_closes.json"), "utf8"));
+  assertValid(scenario);
+  for (const op of ["acquire", "success"]) {
+    for (const spoil of [(s) => delete s.expect, (s) => delete s.expect[Object.keys(s.expect)[0]]]) {
+      const spoiled = structuredClone(scenario);
+      spoil(spoiled.steps.find((s) => s.op === op));
+      assert.equal(validate(spoiled), false, op);
+    }
+  }
+});
 
 after(() => {
   assert.ok(files.length >= 40, "at least 40 scenarios");

@@ -12,6 +12,7 @@ import math
 import pathlib
 from typing import Any, Dict, List
 
+import jsonschema
 import pytest
 
 from tripgate import CircuitBreaker, InvalidSnapshotError, Permit
@@ -20,6 +21,7 @@ SCENARIOS = pathlib.Path(__file__).resolve().parents[2] / "tests" / "conformance
 FILES = sorted(SCENARIOS.glob("*.json"))
 MS_OPTIONS = {"reset_timeout", "trial_timeout", "slow_call_duration", "window_duration", "max_reset_timeout"}
 RAN: List[str] = []
+SCHEMA = jsonschema.Draft202012Validator(json.loads((SCENARIOS.parent / "schema.json").read_text()))
 
 
 def seconds_options(config: Dict[str, Any]) -> Dict[str, Any]:
@@ -45,10 +47,12 @@ def matches(expected: Any, actual: Any) -> bool:
     if isinstance(expected, list):
         return isinstance(actual, list) and len(expected) == len(actual) and all(map(matches, expected, actual))
     if isinstance(expected, bool) or expected is None:
-        return expected is actual or expected == actual
-    if isinstance(expected, (int, float)) and isinstance(actual, (int, float)) and not isinstance(actual, bool):
-        return math.isclose(expected, actual, rel_tol=1e-12, abs_tol=1e-6)
-    return bool(expected == actual)
+        # True must not match 1, nor False 0 or None.
+        return expected is actual
+    if isinstance(expected, (int, float)):
+        is_number = isinstance(actual, (int, float)) and not isinstance(actual, bool)
+        return is_number and math.isclose(expected, actual, rel_tol=1e-12, abs_tol=1e-6)
+    return type(expected) is type(actual) and bool(expected == actual)
 
 
 class Run:
@@ -76,8 +80,11 @@ class Run:
         return breaker
 
     def acquire(self, label: str) -> Dict[str, Any]:
+        heard = len(self.rejections)
         permit = self.breaker.try_acquire()
         if permit is None:
+            # This rejection's own event, not an older one.
+            assert len(self.rejections) == heard + 1, "a rejection emitted no rejected event"
             rejection = self.rejections[-1]
             return {"admitted": False, "state": rejection.state, "retry_after": ms(rejection.retry_after)}
         self.permits[label] = permit
@@ -153,6 +160,7 @@ def python_option_value(expected_option: str, value: Any) -> Any:
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_scenario(path: pathlib.Path) -> None:
     scenario = json.loads(path.read_text())
+    SCHEMA.validate(scenario)
     assert scenario["name"] == path.stem
     expected_error = scenario.get("expect_config_error")
     if expected_error:
@@ -171,6 +179,22 @@ def test_scenario(path: pathlib.Path) -> None:
             if "expect" in step:
                 assert matches(step["expect"], actual), f"step {index} ({step['op']}): expected {step['expect']}, got {actual}"
     RAN.append(path.stem)
+
+
+def test_the_schema_refuses_a_step_without_its_expectation() -> None:
+    scenario = json.loads((SCENARIOS / "half_open_trial_success_closes.json").read_text())
+    SCHEMA.validate(scenario)
+    for op in ("acquire", "success"):
+        step = next(s for s in scenario["steps"] if s["op"] == op)
+        for spoil in (lambda s: s.pop("expect"), lambda s: s["expect"].pop(next(iter(s["expect"])))):
+            spoiled = json.loads(json.dumps(scenario))
+            spoil(next(s for s in spoiled["steps"] if s["op"] == op))
+            assert not SCHEMA.is_valid(spoiled), (op, step)
+
+
+def test_matches_compares_types() -> None:
+    assert not matches(True, 1) and not matches(1, True) and not matches(False, None) and not matches(None, 0)
+    assert matches({"a": 1}, {"a": 1.0, "b": 2}) and not matches({"a": 1}, {})
 
 
 def test_every_scenario_file_ran() -> None:
