@@ -75,3 +75,66 @@ test("dispose() frees at once", () => {
   assert.throws(() => breaker.stats(), /disposed/);
   assert.rejects(breaker.execute(() => 1), /disposed/);
 });
+
+test("failures, two-step permits, listeners, timed reports, timeouts and snapshot/restore leave memory flat", async () => {
+  let now = 0;
+  const clock = () => now;
+  // Timed (slowCallDuration, a time window) so that every report reads the clock and crosses into wasm.
+  const breaker = new CircuitBreaker({
+    failureTolerance: 1e9,
+    slowCallDuration: 1000,
+    failureRate: { threshold: 1, minimumCalls: 1e6, windowDuration: 60_000 },
+    clock,
+  });
+  let heard = 0;
+  for (const event of ["success", "failure", "stateChange", "error"]) {
+    breaker.on(event, () => {
+      heard++;
+    });
+  }
+  const timed = new CircuitBreaker({ failureTolerance: 1e9, callTimeout: 1 });
+  const ok = async () => 1;
+  const down = async () => {
+    throw new Error("down");
+  };
+  const hang = () => new Promise(() => {});
+  const round = async (n) => {
+    for (let i = 0; i < n; i++) {
+      now += 1;
+      await breaker.execute(ok);
+      await breaker.execute(down).catch(() => {});
+      const permit = breaker.tryAcquire();
+      [() => permit.success(), () => permit.failure(), () => permit.release()][i % 3]();
+      if (i % 1000 === 0) {
+        const restored = CircuitBreaker.restore(breaker.snapshot(), { failureTolerance: 1e9, slowCallDuration: 1000, failureRate: { threshold: 1, minimumCalls: 1e6, windowDuration: 60_000 }, clock });
+        restored.dispose();
+      }
+    }
+    await Promise.all(Array.from({ length: 200 }, () => timed.execute(hang).catch(() => {})));
+  };
+  const measure = async () => {
+    for (let turn = 0; turn < 3; turn++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      globalThis.gc?.();
+    }
+    return { heap: process.memoryUsage().heapUsed, wasm: wasmMemoryBytes() };
+  };
+  await round(20_000); // warm up
+  const before = await measure();
+  for (let r = 0; r < 5; r++) {
+    await round(40_000);
+  }
+  const after = await measure();
+  const stats = breaker.stats();
+  assert.equal(stats.inFlight, 0);
+  assert.equal(stats.admitted, 3 * 220_000);
+  assert.equal(timed.stats().failures, 6 * 200);
+  assert.ok(heard >= 2 * 220_000, `listeners heard ${heard} events`);
+  console.log(
+    `memory (mixed): JS heap ${(before.heap / 1e6).toFixed(1)} MB -> ${(after.heap / 1e6).toFixed(1)} MB, ` +
+      `wasm memory ${(before.wasm / 1e6).toFixed(2)} MB -> ${(after.wasm / 1e6).toFixed(2)} MB`,
+  );
+  // 200,000 failures: a leak of even 100 bytes each would be 20 MB of wasm memory.
+  assert.equal(after.wasm, before.wasm, "wasm memory grew");
+  assert.ok(after.heap - before.heap < 4_000_000, `JS heap grew by ${after.heap - before.heap} bytes`);
+});
