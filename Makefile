@@ -132,9 +132,9 @@ $(NODE18): | $(VENV)/.installed
 	@$@ --version | grep -qx 'v$(NODE18_VERSION)'
 
 .PHONY: test-node18
-test-node18: js-build $(NODE18) ## JS under Node 18: conformance, behaviour, memory, README and the packed tarball (ESM, CJS, tsc; npm itself runs on the system Node)
+test-node18: js-build $(NODE18) ## JS under Node 18: conformance, behaviour, hardening, soak, memory, README and the packed tarball (ESM, CJS, tsc; npm itself runs on the system Node)
 	cd npm && $(NODE18) --expose-gc --test \
-		test/conformance.test.js test/behaviour.test.js test/memory.test.js test/readme.test.js test/packaging.test.js
+		test/conformance.test.js test/behaviour.test.js test/hardening.test.js test/soak.test.js test/memory.test.js test/readme.test.js test/packaging.test.js
 
 .PHONY: bench-js
 bench-js: js-build ## npm package vs cockatiel and opossum, and bundle sizes
