@@ -105,6 +105,17 @@ pub fn problem(values: &[f64], mask: u32, snapshot: Option<Vec<f64>>, now: f64) 
         .map(|parts| parts.join("\t"))
 }
 
+/// The sizes a snapshot's window can never exceed: `[buckets of a time
+/// window, outcomes of a count window]`. JS sends no more than one past
+/// them across, so a hostile snapshot cannot grow the module's memory.
+#[wasm_bindgen]
+pub fn limits() -> Vec<f64> {
+    Vec::from([
+        f64::from(tripgate_core::config::WINDOW_BUCKETS),
+        f64::from(tripgate_core::config::MAX_WINDOW_CALLS),
+    ])
+}
+
 /// The names JS needs, one comma-separated list per line: states (in index
 /// order), reasons (in index order), option names (in slot order).
 #[wasm_bindgen]

@@ -38,6 +38,17 @@ pub const OPTION_NAMES: &[&str] = &[
     "seed",
 ];
 
+/// The error of a config whose count window needs more memory than the
+/// allocator can give (WebAssembly's 4 GiB, say): a range error of
+/// `failure_rate.window_calls`, so that no binding traps or aborts.
+pub(crate) fn out_of_memory(calls: u32) -> ConfigError {
+    ConfigError {
+        option: "failure_rate.window_calls",
+        value: OptionValue::Integer(calls.into()),
+        requirement: "needs more memory than is available",
+    }
+}
+
 /// The name in `candidates` closest to `name` by edit distance (insertions,
 /// deletions, substitutions), when it is at most 2 edits away; of equally
 /// close names, the first. Every binding suggests it for an unknown option

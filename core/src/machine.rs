@@ -216,11 +216,18 @@ impl Machine {
     /// A closed machine whose clock starts at `now`.
     pub fn new(config: Config, now: u64) -> Result<Machine, ConfigError> {
         let settings = config.settings()?;
+        let window = match settings.failure_rate.as_ref() {
+            None => None,
+            Some(rate) => Some(RateWindow::new(rate.window, now).ok_or_else(|| {
+                let calls = match rate.window {
+                    crate::config::WindowSettings::Calls(n) => n,
+                    crate::config::WindowSettings::Buckets { .. } => 0,
+                };
+                crate::config::out_of_memory(calls)
+            })?),
+        };
         Ok(Machine {
-            window: settings
-                .failure_rate
-                .as_ref()
-                .map(|rate| RateWindow::new(rate.window, now)),
+            window,
             rng: SplitMix64::new(settings.seed),
             nominal_open_duration: settings.reset_timeout_nanos,
             config,

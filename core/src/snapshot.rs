@@ -244,12 +244,17 @@ impl Machine {
             .successes
             .checked_add(c.failures)
             .and_then(|n| n.checked_add(c.released));
-        let Some(unreported) = reported.and_then(|reported| c.admitted.checked_sub(reported))
-        else {
-            return Err(invalid(
-                "counters",
-                "report more outcomes than were admitted",
-            ));
+        // Once `admitted` has saturated, later outcomes may outnumber it:
+        // such a snapshot (written by a machine) still restores.
+        let unreported = match reported {
+            Some(reported) if reported <= c.admitted => c.admitted - reported,
+            Some(_) if c.admitted == MAX_COUNT => 0,
+            _ => {
+                return Err(invalid(
+                    "counters",
+                    "report more outcomes than were admitted",
+                ))
+            }
         };
         if c.abandoned > c.released {
             return Err(invalid(
@@ -296,12 +301,15 @@ fn restore_window(
             if *capacity != n {
                 return Err(mismatch());
             }
-            CallWindow::from_ordered(n, outcomes)
-                .map(|w| Some(RateWindow::Calls(w)))
-                .ok_or(invalid(
+            if outcomes.len() > n as usize {
+                return Err(invalid(
                     "window.outcomes",
                     "holds more outcomes than the window's capacity",
-                ))
+                ));
+            }
+            CallWindow::from_ordered(n, outcomes)
+                .map(|w| Some(RateWindow::Calls(w)))
+                .ok_or(RestoreError::Config(crate::config::out_of_memory(n)))
         }
         (
             Some(WindowSettings::Buckets { width_nanos }),

@@ -21,13 +21,15 @@ pub(crate) struct Totals {
 }
 
 impl RateWindow {
-    pub(crate) fn new(settings: WindowSettings, now: u64) -> Self {
-        match settings {
-            WindowSettings::Calls(capacity) => RateWindow::Calls(CallWindow::new(capacity)),
+    /// A new window, or `None` when the memory for a count window cannot be
+    /// had (it is taken whole here, so that recording never allocates).
+    pub(crate) fn new(settings: WindowSettings, now: u64) -> Option<Self> {
+        Some(match settings {
+            WindowSettings::Calls(capacity) => RateWindow::Calls(CallWindow::new(capacity)?),
             WindowSettings::Buckets { width_nanos } => {
                 RateWindow::Buckets(BucketWindow::new(width_nanos, now))
             }
-        }
+        })
     }
 
     /// Forgets every outcome; a time window starts its buckets at `now`.
@@ -65,13 +67,15 @@ pub(crate) struct CallWindow {
 }
 
 impl CallWindow {
-    fn new(capacity: u32) -> Self {
-        CallWindow {
-            outcomes: Vec::with_capacity(capacity as usize),
+    fn new(capacity: u32) -> Option<Self> {
+        let mut outcomes = Vec::new();
+        outcomes.try_reserve_exact(capacity as usize).ok()?;
+        Some(CallWindow {
+            outcomes,
             capacity,
             next: 0,
             totals: Totals::default(),
-        }
+        })
     }
 
     fn clear(&mut self) {
@@ -102,7 +106,7 @@ impl CallWindow {
         if ordered.len() > capacity as usize {
             return None;
         }
-        let mut window = CallWindow::new(capacity);
+        let mut window = CallWindow::new(capacity)?;
         for &failed in ordered {
             window.record(failed);
         }

@@ -2,7 +2,7 @@
 // machine (bindings-wasm/). This layer converts names, times and errors,
 // makes the calls and fires events; every state decision is the machine's.
 
-import { WasmBreaker, initSync, names, problem } from "../wasm/tripgate_wasm.js";
+import { WasmBreaker, initSync, limits, names, problem } from "../wasm/tripgate_wasm.js";
 import { wasmBytes } from "../wasm/bytes.js";
 import { camel, machineOptions, optionError, show } from "./options.js";
 import { snapshotObject, snapshotRecord } from "./snapshot.js";
@@ -21,6 +21,8 @@ export function wasmMemoryBytes() {
 const [stateNames, reasonNames, optionNames] = names()
   .split("\n")
   .map((line) => line.split(","));
+// The most buckets and outcomes a snapshot's window can hold.
+const WINDOW_LIMITS = limits();
 // Options cross as numbers, each in the slot of its name's index.
 const SLOTS = optionNames;
 const SEED_SLOT = SLOTS.indexOf("seed");
@@ -128,6 +130,25 @@ function checkedReading(reading) {
 // How #caught names what threw, where it is not a listener.
 const SOURCES = { clock: "the clock", isFailure: "isFailure", isResultFailure: "isResultFailure" };
 
+/**
+ * Runs `f`, a call into the module that allocates. The module traps when
+ * its memory (at most 4 GiB) is exhausted; that becomes a RangeError, and
+ * the module stays usable for the breakers it holds. Count windows take
+ * their memory when made (a window too large for what is left is the
+ * core's range error of failureRate.windowCalls), so what allocates later
+ * is small: stats, snapshots, and a breaker's first transitions and trials.
+ */
+function outOfMemoryAsRangeError(f) {
+  try {
+    return f();
+  } catch (error) {
+    if (error instanceof WebAssembly.RuntimeError) {
+      throw new RangeError("out of WebAssembly memory: dispose() breakers that are no longer used", { cause: error });
+    }
+    throw error;
+  }
+}
+
 /** Error of an operation on a breaker after dispose(). */
 function disposedError() {
   return new TripgateError("this CircuitBreaker was disposed", "disposed");
@@ -186,9 +207,9 @@ export class CircuitBreaker {
     const clock = given.clock ?? defaultClock;
     const snapshot = restoring ?? undefined;
     const now = checkedReading(clock());
-    this.#wasm = WasmBreaker.create(values, mask, snapshot, now);
+    this.#wasm = outOfMemoryAsRangeError(() => WasmBreaker.create(values, mask, snapshot, now));
     if (this.#wasm === undefined) {
-      const [kind, name, text] = problem(values, mask, snapshot, now).split("\t");
+      const [kind, name, text] = outOfMemoryAsRangeError(() => problem(values, mask, snapshot, now)).split("\t");
       throw kind === "snapshot" ? new InvalidSnapshotError(`invalid snapshot: ${name} ${text}`, name) : optionError(name, text, numbers, optionNames);
     }
     this.#clock = clock;
@@ -207,7 +228,7 @@ export class CircuitBreaker {
     if (snapshot === null || typeof snapshot !== "object") {
       throw new TypeError(`snapshot must be an object, got ${String(snapshot)}`);
     }
-    restoring = snapshotRecord(snapshot, STATES);
+    restoring = snapshotRecord(snapshot, STATES, WINDOW_LIMITS);
     try {
       return new CircuitBreaker(options);
     } finally {
@@ -403,7 +424,9 @@ export class CircuitBreaker {
 
   /** Cumulative counters and the current view (times in milliseconds). */
   stats() {
-    const figures = this.#machine().stats(this.#now());
+    const machine = this.#machine();
+    const now = this.#now();
+    const figures = outOfMemoryAsRangeError(() => machine.stats(now));
     this.#drain();
     const stats = {};
     STATS_FIELDS.forEach((field, i) => {
@@ -433,7 +456,12 @@ export class CircuitBreaker {
 
   /** The breaker's state as a JSON-serializable object (the snapshot format shared by every language). */
   snapshot() {
-    return snapshotObject(this.#machine().snapshot(this.#now()), STATES);
+    const machine = this.#machine();
+    const now = this.#now();
+    return snapshotObject(
+      outOfMemoryAsRangeError(() => machine.snapshot(now)),
+      STATES,
+    );
   }
 
   /**

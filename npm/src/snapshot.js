@@ -50,7 +50,7 @@ export function snapshotObject(record, states) {
  * reports as not of the snapshot format) if its shape is wrong. Unknown keys
  * are ignored, as the core's JSON reader ignores them.
  */
-export function snapshotRecord(snapshot, states) {
+export function snapshotRecord(snapshot, states, [maxBuckets, maxOutcomes]) {
   const isObject = (value) => value !== null && typeof value === "object" && !Array.isArray(value);
   const number = (value) => (typeof value === "number" && !Number.isNaN(value) ? value : undefined);
   const record = [];
@@ -72,13 +72,14 @@ export function snapshotRecord(snapshot, states) {
     record.push(0);
   } else if (isObject(window) && window.kind === "calls" && Array.isArray(window.outcomes) && window.outcomes.every((o) => typeof o === "boolean")) {
     record.push(1, number(window.capacity));
-    // One by one: spreading a large window into push() overflows the stack.
-    for (const outcome of window.outcomes) {
+    // One past the most any window holds is enough for the core to refuse
+    // more; one by one, since spreading a large window into push() overflows the stack.
+    for (const outcome of window.outcomes.slice(0, maxOutcomes + 1)) {
       record.push(outcome ? 1 : 0);
     }
   } else if (isObject(window) && window.kind === "buckets" && Array.isArray(window.buckets) && window.buckets.every(isObject)) {
     record.push(2, number(window.width), number(window.elapsed));
-    for (const b of window.buckets) {
+    for (const b of window.buckets.slice(0, maxBuckets + 1)) {
       record.push(number(b.index), number(b.calls), number(b.failures));
     }
   } else {

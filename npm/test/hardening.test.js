@@ -306,3 +306,50 @@ test("options are readable, complete, frozen, and build an equal breaker", () =>
   const backoff = new CircuitBreaker({ backoff: { multiplier: 2, maxResetTimeout: 60_000 } }).options.backoff;
   assert.deepEqual(backoff, { multiplier: 2, maxResetTimeout: 60_000, jitter: 0 });
 });
+
+test("exhausting wasm memory is a RangeError, and the module stays usable", () => {
+  const big = { failureRate: { threshold: 0.5, minimumCalls: 1, windowCalls: 1_000_000 } };
+  const small = new CircuitBreaker({ failureTolerance: 1e9 });
+  const held = [];
+  let refused;
+  // Each count window of a million outcomes takes its 1 MB when made: about 4,000 fill the 4 GiB.
+  for (let i = 0; i < 6_000 && refused === undefined; i++) {
+    try {
+      held.push(new CircuitBreaker(big));
+    } catch (error) {
+      refused = error;
+    }
+  }
+  assert.ok(refused instanceof RangeError, `got ${refused}`);
+  assert.match(refused.message, /^failureRate\.windowCalls needs more memory than is available|^out of WebAssembly memory/);
+  assert.ok(held.length > 1_000, `only ${held.length} breakers fitted`);
+  // The breakers already made still work.
+  const permit = small.tryAcquire();
+  permit.success();
+  for (const breaker of held.splice(0)) {
+    breaker.dispose();
+  }
+  // Freed memory is reused: a big breaker can be made again, and works.
+  const again = new CircuitBreaker(big);
+  again.tryAcquire().success();
+  assert.deepEqual([again.stats().successes, again.stats().windowCalls], [1, 1]);
+  assert.equal(small.stats().successes, 1);
+});
+
+test("a hostile snapshot with millions of buckets or outcomes is refused without growing wasm memory", async () => {
+  const { wasmMemoryBytes } = await import("../dist/index.js");
+  const timeWindow = { failureRate: { threshold: 0.5, minimumCalls: 1, windowDuration: 1000 } };
+  const countWindow = { failureRate: { threshold: 0.5, minimumCalls: 1, windowCalls: 10 } };
+  const buckets = new CircuitBreaker(timeWindow).snapshot();
+  buckets.window.buckets = Array.from({ length: 3_000_000 }, (_, index) => ({ index, calls: 1, failures: 0 }));
+  const outcomes = new CircuitBreaker(countWindow).snapshot();
+  outcomes.window.outcomes = new Array(3_000_000).fill(true);
+  const before = wasmMemoryBytes();
+  for (const [snapshot, options, field] of [[buckets, timeWindow, "window.buckets"], [outcomes, countWindow, "window.outcomes"]]) {
+    assert.throws(
+      () => CircuitBreaker.restore(snapshot, options),
+      (error) => error.code === "invalid_snapshot" && error.field === field,
+    );
+  }
+  assert.ok(wasmMemoryBytes() - before < 16 * 1024 * 1024, `wasm memory grew from ${before} to ${wasmMemoryBytes()}`);
+});
