@@ -190,6 +190,13 @@ enum ClockRead {
     Report { always: bool },
 }
 
+std::thread_local! {
+    /// The breakers (by address) whose listener this thread is calling, each
+    /// with the transitions still to deliver, in order.
+    static DELIVERING: core::cell::RefCell<Vec<(usize, std::collections::VecDeque<Transition>)>> =
+        const { core::cell::RefCell::new(Vec::new()) };
+}
+
 /// Transitions taken from the machine under its lock, handed to the listener
 /// once the lock is released, with any clock panic caught meanwhile.
 #[must_use]
@@ -397,8 +404,37 @@ impl<C: Clock> CircuitBreaker<C> {
         let Some(listener) = &self.listener else {
             return;
         };
-        for transition in &aftermath.transitions {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| listener(transition))) {
+        if aftermath.transitions.is_empty() {
+            return;
+        }
+        // Transitions caused while the listener runs on this thread (it
+        // called the breaker) wait for the ones before them: the listener
+        // sees every transition in the order it happened.
+        let key = self as *const Self as usize;
+        let nested = DELIVERING.with_borrow_mut(|delivering| {
+            match delivering.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, queue)) => {
+                    queue.extend(aftermath.transitions.iter().cloned());
+                    true
+                }
+                None => {
+                    delivering.push((key, aftermath.transitions.iter().cloned().collect()));
+                    false
+                }
+            }
+        });
+        if nested {
+            return;
+        }
+        while let Some(transition) = DELIVERING.with_borrow_mut(|delivering| {
+            let at = delivering.iter().position(|(k, _)| *k == key)?;
+            let next = delivering[at].1.pop_front();
+            if next.is_none() {
+                delivering.swap_remove(at);
+            }
+            next
+        }) {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| listener(&transition))) {
                 self.report_panic(PanicSource::TransitionListener, payload);
             }
         }

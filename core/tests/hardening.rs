@@ -288,3 +288,34 @@ fn a_permit_from_another_machine_is_stale_and_never_underflows_in_flight() {
     assert_eq!(stats.in_flight(), 0);
     assert_eq!((stats.successes, stats.failures, stats.admitted), (1, 1, 0));
 }
+
+#[test]
+fn a_transition_caused_by_the_listener_waits_for_the_listener_to_return() {
+    use std::sync::OnceLock;
+    let slot: Arc<OnceLock<Arc<CircuitBreaker<ManualClock>>>> = Arc::new(OnceLock::new());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let depth = Arc::new(AtomicUsize::new(0));
+    let (s, sn, d) = (slot.clone(), seen.clone(), depth.clone());
+    let breaker = CircuitBreaker::with_clock(Config::default(), ManualClock::new(0))
+        .unwrap()
+        .on_transition(move |t| {
+            let nested = d.fetch_add(1, Ordering::SeqCst);
+            sn.lock().unwrap().push((nested, t.from, t.to));
+            if t.to == State::ForcedOpen {
+                s.get().unwrap().reset(); // causes forced_open → closed
+            }
+            d.fetch_sub(1, Ordering::SeqCst);
+        });
+    let breaker = Arc::new(breaker);
+    let _ = slot.set(breaker.clone());
+    breaker.force_open();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (0, State::Closed, State::ForcedOpen),
+            (0, State::ForcedOpen, State::Closed)
+        ],
+        "each transition heard in order, the listener never re-entered"
+    );
+    assert_eq!(breaker.state(), State::Closed);
+}
