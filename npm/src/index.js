@@ -172,21 +172,12 @@ let restoring = null;
  * isResultFailure(value), clock(), name, seed.
  */
 export class CircuitBreaker {
+  // The fields the hot path reads come first.
   #wasm;
-  #clock;
-  #isFailure;
-  #isResultFailure;
-  #callTimeout;
-  #name;
-  #listeners = new Map();
-  /** Events waiting to be delivered, flat (event, payload, ...): every listener sees them in the order they happened, even when one of them causes more. */
-  #queue = [];
-  #emitting = false;
-  #disposed = false;
   /** Whether the machine needs the current time for its next acquire (kept from its own answers). */
   #timed = true;
-  /** Whether a success now changes nothing but counters (the machine's answer, kept likewise). */
-  #quiet = false;
+  #disposed = false;
+  #callTimeout;
   /**
    * Quiet successes held back and delivered with the next input, in order:
    * one crossing into wasm per call instead of two. No input comes between
@@ -194,6 +185,16 @@ export class CircuitBreaker {
    */
   #held = 0;
   #heldGeneration = 0;
+  /** Whether a success now changes nothing but counters (the machine's answer, kept likewise). */
+  #quiet = false;
+  #listeners = new Map();
+  #isFailure;
+  #isResultFailure;
+  #clock;
+  #name;
+  /** Events waiting to be delivered, flat (event, payload, ...): every listener sees them in the order they happened, even when one of them causes more. */
+  #queue = [];
+  #emitting = false;
 
   constructor(options = {}) {
     const given = options ?? {};
@@ -578,14 +579,6 @@ export class CircuitBreaker {
     if (typeof fn !== "function") {
       return Promise.reject(new TypeError(`execute needs a function, got ${String(fn)}`));
     }
-    // Arguments are checked before a permit is taken: a permit must never
-    // be held by a call that cannot be made.
-    if (options !== undefined) {
-      const problem = callOptionsProblem(options);
-      if (problem !== undefined) {
-        return Promise.reject(problem);
-      }
-    }
     if (!this.#timed && !this.#disposed && options === undefined && this.#callTimeout === undefined) {
       // The hot path: closed, nothing time-based, no timer, no caller signal.
       let generation;
@@ -600,6 +593,19 @@ export class CircuitBreaker {
       }
       const rejection = this.#rejection(generation);
       return Promise.reject(new CircuitOpenError(rejection.state, rejection.retryAfter, this.#name));
+    }
+    return this.#executeSlowly(fn, options);
+  }
+
+  /** execute() off the hot path (kept apart so that the hot path stays small enough to inline). */
+  #executeSlowly(fn, options) {
+    // Arguments are checked before a permit is taken: a permit must never
+    // be held by a call that cannot be made.
+    if (options !== undefined) {
+      const problem = callOptionsProblem(options);
+      if (problem !== undefined) {
+        return Promise.reject(problem);
+      }
     }
     let permit;
     try {
