@@ -197,14 +197,6 @@ std::thread_local! {
         const { core::cell::RefCell::new(Vec::new()) };
 }
 
-/// Transitions taken from the machine under its lock, handed to the listener
-/// once the lock is released, with any clock panic caught meanwhile.
-#[must_use]
-struct Aftermath {
-    transitions: Vec<Transition>,
-    clock_panic: Option<Box<dyn Any + Send>>,
-}
-
 /// A thread-safe circuit breaker.
 ///
 /// ```
@@ -338,13 +330,12 @@ impl<C: Clock> CircuitBreaker<C> {
     }
 
     fn lock(&self) -> MutexGuard<'_, Machine> {
-        // The machine does not panic and no user code runs under the lock but
-        // the clock, read before the machine is touched: a lock poisoned by a
-        // clock that panicked still guards a consistent machine.
-        self.machine.lock().unwrap_or_else(|poisoned| {
-            self.machine.clear_poison();
-            poisoned.into_inner()
-        })
+        // The machine does not panic, and the clock, the only user code run
+        // under the lock, is read with its panic caught (see `with_machine_then`): the
+        // lock is never poisoned by this breaker.
+        self.machine
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `f` under the machine's lock with the current time, then hands
@@ -355,56 +346,76 @@ impl<C: Clock> CircuitBreaker<C> {
 
     /// As [`Self::with_machine`], reading the clock as `read` says.
     fn with_machine_at<R>(&self, read: ClockRead, f: impl FnOnce(&mut Machine, u64) -> R) -> R {
-        let (result, aftermath) = self.locked(read, f);
-        self.deliver(aftermath);
-        result
+        self.with_machine_then(read, f, |result| result)
     }
 
-    /// Runs `f` under the machine's lock; what it caused is to be delivered
-    /// with [`Self::deliver`] once whatever `f` returned is safe from a
-    /// panicking listener.
-    fn locked<R>(&self, read: ClockRead, f: impl FnOnce(&mut Machine, u64) -> R) -> (R, Aftermath) {
+    /// Runs `f` under the machine's lock, then, with the lock released,
+    /// `then` on its result, and only then hands the transitions `f` caused
+    /// to the listener (and a caught clock panic to the error listener): so
+    /// whatever `then` makes of the result (a permit's guard) is safe from
+    /// a panicking listener.
+    #[inline(always)]
+    fn with_machine_then<R, T>(
+        &self,
+        read: ClockRead,
+        f: impl FnOnce(&mut Machine, u64) -> R,
+        then: impl FnOnce(R) -> T,
+    ) -> T {
         let mut machine = self.lock();
+        let needed = match read {
+            ClockRead::Always => true,
+            ClockRead::IfNeeded => machine.needs_clock(),
+            ClockRead::Report { always } => always || machine.needs_clock(),
+        };
         let mut clock_panic = None;
-        let now = match read {
-            ClockRead::Always => self.clock.now(),
-            ClockRead::IfNeeded if machine.needs_clock() => self.clock.now(),
-            ClockRead::Report { always } if always || machine.needs_clock() => {
-                match catch_unwind(AssertUnwindSafe(|| self.clock.now())) {
-                    Ok(now) => now,
-                    Err(payload) => {
-                        clock_panic = Some(payload);
-                        machine.latest_time()
-                    }
+        let now = if !needed {
+            machine.latest_time()
+        } else {
+            match self.read_clock_catching() {
+                Ok(now) => now,
+                // Outside a report the caller gets the clock's panic, with
+                // the lock released and nothing done.
+                Err(payload) if !matches!(read, ClockRead::Report { .. }) => {
+                    drop(machine);
+                    std::panic::resume_unwind(payload)
+                }
+                Err(payload) => {
+                    clock_panic = Some(payload);
+                    machine.latest_time()
                 }
             }
-            ClockRead::IfNeeded | ClockRead::Report { .. } => machine.latest_time(),
         };
         let result = f(&mut machine, now);
-        let transitions = if machine.has_transitions() {
-            std::iter::from_fn(|| machine.poll_transition()).collect()
-        } else {
-            Vec::new()
-        };
-        (
-            result,
-            Aftermath {
-                transitions,
-                clock_panic,
-            },
-        )
+        if clock_panic.is_none() && !machine.has_transitions() {
+            // The common case: nothing to deliver.
+            drop(machine);
+            return then(result);
+        }
+        let transitions = take_transitions(&mut machine);
+        drop(machine);
+        let out = then(result);
+        self.deliver(clock_panic, transitions);
+        out
     }
 
-    /// Hands transitions to the listener and caught panics to the error
-    /// listener, with the lock released; a panic in either is caught.
-    fn deliver(&self, aftermath: Aftermath) {
-        if let Some(payload) = aftermath.clock_panic {
+    /// The clock's reading, or its panic's payload.
+    #[inline(never)]
+    fn read_clock_catching(&self) -> Result<u64, Box<dyn Any + Send>> {
+        catch_unwind(AssertUnwindSafe(|| self.clock.now()))
+    }
+
+    /// Hands a caught clock panic to the error listener and transitions to
+    /// the listener, with the lock released; a panic in either is caught.
+    #[cold]
+    #[inline(never)]
+    fn deliver(&self, clock_panic: Option<Box<dyn Any + Send>>, transitions: Vec<Transition>) {
+        if let Some(payload) = clock_panic {
             self.report_panic(PanicSource::Clock, payload);
         }
         let Some(listener) = &self.listener else {
             return;
         };
-        if aftermath.transitions.is_empty() {
+        if transitions.is_empty() {
             return;
         }
         // Transitions caused while the listener runs on this thread (it
@@ -414,11 +425,11 @@ impl<C: Clock> CircuitBreaker<C> {
         let nested = DELIVERING.with_borrow_mut(|delivering| {
             match delivering.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, queue)) => {
-                    queue.extend(aftermath.transitions.iter().cloned());
+                    queue.extend(transitions.iter().copied());
                     true
                 }
                 None => {
-                    delivering.push((key, aftermath.transitions.iter().cloned().collect()));
+                    delivering.push((key, transitions.iter().copied().collect()));
                     false
                 }
             }
@@ -450,18 +461,19 @@ impl<C: Clock> CircuitBreaker<C> {
     /// Asks to make a call; the returned guard releases the permit if dropped
     /// unreported. A clock that panics here propagates, with nothing admitted.
     pub fn try_acquire(&self) -> Result<PermitGuard<'_, C>, Rejection> {
-        let (decision, aftermath) = self.locked(ClockRead::IfNeeded, |m, now| m.try_acquire(now));
-        // The guard exists before any listener runs, so the permit is
-        // released even if the caller never sees it.
-        let guard = match decision {
-            Decision::Admitted(permit) => Ok(PermitGuard {
-                breaker: self,
-                permit: Some(permit),
-            }),
-            Decision::Rejected(rejection) => Err(rejection),
-        };
-        self.deliver(aftermath);
-        guard
+        self.with_machine_then(
+            ClockRead::IfNeeded,
+            |m, now| m.try_acquire(now),
+            // The guard exists before any listener runs, so the permit is
+            // released even if the caller never sees it.
+            |decision| match decision {
+                Decision::Admitted(permit) => Ok(PermitGuard {
+                    breaker: self,
+                    permit: Some(permit),
+                }),
+                Decision::Rejected(rejection) => Err(rejection),
+            },
+        )
     }
 
     /// Runs `f` if admitted; an `Err` counts as a failure. A panic in `f`
@@ -535,6 +547,11 @@ impl<C: Clock> CircuitBreaker<C> {
     pub fn snapshot(&self) -> Snapshot {
         self.with_machine(|m, now| m.snapshot(now))
     }
+}
+
+#[cold]
+fn take_transitions(machine: &mut Machine) -> Vec<Transition> {
+    std::iter::from_fn(|| machine.poll_transition()).collect()
 }
 
 /// An admitted call's permit. Report it with [`PermitGuard::success`],

@@ -21,12 +21,14 @@ pub const MAX_PENDING_TRANSITIONS: usize = 1024;
 
 /// The largest value a counter or a generation takes: 2^53 - 1, the largest
 /// integer every binding's number type holds exactly (a JavaScript number).
-/// Counters and generations saturate here instead of overflowing, so every
-/// snapshot a machine writes can be restored in every language.
+/// Stats and snapshots show counters saturated here, and generations stop
+/// here, so every snapshot a machine writes can be restored in every
+/// language. (Counting itself is a plain increment: restore refuses more
+/// than this, and 2^64 is then out of reach of any number of inputs.)
 pub const MAX_COUNT: u64 = (1 << 53) - 1;
 
-/// Adds `by` to a counter, saturating at [`MAX_COUNT`].
-#[inline(always)]
+/// Adds `by` to a counter or generation, saturating at [`MAX_COUNT`]; for
+/// what is not on the per-call path.
 fn bump(counter: &mut u64, by: u64) {
     *counter = counter.saturating_add(by).min(MAX_COUNT);
 }
@@ -150,6 +152,24 @@ pub struct Stats {
     pub retry_after: Option<Duration>,
 }
 
+impl Counters {
+    /// The counters as stats and snapshots show them: each at most [`MAX_COUNT`].
+    pub fn saturated(&self) -> Counters {
+        let at_most = |n: u64| n.min(MAX_COUNT);
+        Counters {
+            admitted: at_most(self.admitted),
+            successes: at_most(self.successes),
+            failures: at_most(self.failures),
+            slow_calls: at_most(self.slow_calls),
+            rejections: at_most(self.rejections),
+            released: at_most(self.released),
+            stale_outcomes: at_most(self.stale_outcomes),
+            trial_timeouts: at_most(self.trial_timeouts),
+            abandoned: at_most(self.abandoned),
+        }
+    }
+}
+
 impl Stats {
     /// Permits issued and not yet reported.
     /// Never negative: a permit reported twice, or one from another machine,
@@ -266,14 +286,14 @@ impl Machine {
                 Some(id)
             }
             State::Open | State::HalfOpen | State::ForcedOpen => {
-                bump(&mut self.counters.rejections, 1);
+                self.counters.rejections += 1;
                 return Decision::Rejected(Rejection {
                     state: self.state,
                     retry_after: self.retry_after_at(now),
                 });
             }
         };
-        bump(&mut self.counters.admitted, 1);
+        self.counters.admitted += 1;
         Decision::Admitted(Permit {
             generation: self.generation,
             acquired_at: now,
@@ -284,14 +304,14 @@ impl Machine {
     /// Reports that the permit's call succeeded at `now`.
     #[inline]
     pub fn on_success(&mut self, permit: Permit, now: u64) -> Report {
-        bump(&mut self.counters.successes, 1);
+        self.counters.successes += 1;
         self.on_outcome(permit, now, false)
     }
 
     /// Reports that the permit's call failed at `now`.
     #[inline]
     pub fn on_failure(&mut self, permit: Permit, now: u64) -> Report {
-        bump(&mut self.counters.failures, 1);
+        self.counters.failures += 1;
         self.on_outcome(permit, now, true)
     }
 
@@ -299,9 +319,9 @@ impl Machine {
     /// its error is not counted). A trial's slot is freed.
     pub fn release(&mut self, permit: Permit, now: u64) -> Report {
         self.advance(now);
-        bump(&mut self.counters.released, 1);
+        self.counters.released += 1;
         if self.take_current(&permit).is_none() {
-            bump(&mut self.counters.stale_outcomes, 1);
+            self.counters.stale_outcomes += 1;
             return Report {
                 stale: true,
                 slow: false,
@@ -330,7 +350,7 @@ impl Machine {
             .as_ref()
             .map(|w| w.totals(now))
             .unwrap_or_default();
-        let c = &self.counters;
+        let c = self.counters.saturated();
         Stats {
             state: self.state,
             generation: self.generation,
@@ -500,9 +520,9 @@ impl Machine {
             .settings
             .slow_call_nanos
             .is_some_and(|limit| now.saturating_sub(permit.acquired_at) > limit);
-        bump(&mut self.counters.slow_calls, u64::from(slow));
+        self.counters.slow_calls += u64::from(slow);
         if self.take_current(&permit).is_none() {
-            bump(&mut self.counters.stale_outcomes, 1);
+            self.counters.stale_outcomes += 1;
             return Report { stale: true, slow };
         }
         let failed = failed || slow;

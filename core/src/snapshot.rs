@@ -198,7 +198,7 @@ impl Machine {
             last_transition_age: self.last_transition_at.map(|at| now - at),
             rng_state: self.rng.state,
             window,
-            counters: self.counters.clone(),
+            counters: self.counters.saturated(),
         }
     }
 
