@@ -28,7 +28,7 @@ build: tools-rust ## Build every crate (and the core for wasm32)
 	$(CARGO) build -p tripgate-core --target $(WASM_TARGET) --release
 
 .PHONY: test
-test: lint test-rust check-core-purity test-js test-node18 test-examples test-demo test-python ## Run every test suite and check
+test: lint check-release-metadata test-rust check-core-purity test-js test-node18 test-examples test-demo test-python wheel-check ## Run every test suite and check
 	@echo "make test: all checks passed"
 
 .PHONY: test-rust
@@ -45,6 +45,14 @@ check-core-purity: tools-rust ## The core builds for wasm32 (with and without st
 	@if grep -rnE 'wasm_bindgen|pyo3|Instant::now|SystemTime|thread::spawn' core/src --include=*.rs | grep -v '^core/src/breaker.rs'; then \
 		echo "the state machine must not use bindings, clocks or threads (only breaker.rs reads a clock)"; exit 1; fi
 	@echo "tripgate-core is pure: no dependencies, builds for $(WASM_TARGET), and no_std without its std feature"
+
+.PHONY: release-metadata
+release-metadata: ## Copy the version and repository address from Cargo.toml into npm/package.json and python/pyproject.toml
+	python3 .ci/release_metadata.py
+
+.PHONY: check-release-metadata
+check-release-metadata: ## One version and repository everywhere, a CHANGELOG section for it, licence files in every package
+	python3 .ci/release_metadata.py --check
 
 .PHONY: lint
 lint: tools-rust ## rustfmt --check and clippy -D warnings
@@ -86,6 +94,62 @@ test-python: python-build ## Python: conformance, behaviour, HTTP, memory, packa
 	cd python && $(PY) -m mypy.stubtest tripgate._native
 	$(PY) -m mypy --strict python/tripgate examples/python
 	cd python && $(PY) -m pytest -q -p no:cacheprovider
+
+# ---- Python release wheels --------------------------------------------------
+# manylinux2014 and musllinux_1_2 abi3 wheels for x86_64 and aarch64, cross-
+# compiled with zig (PyPI's ziglang), plus the sdist, into dist/.
+
+WHEEL_TARGETS := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-unknown-linux-musl aarch64-unknown-linux-musl
+# maturin runs `python -m ziglang`, so the venv's bin/ leads PATH.
+MATURIN := cd python && PATH=$(VENV)/bin:$$PATH $(PY) -m maturin
+WHEEL_VENV := $(CURDIR)/target/wheel-venv
+
+$(VENV)/.release-installed: python/requirements-release.txt $(VENV)/.installed
+	@echo "pip: installing the release tools (zig, abi3audit, auditwheel) into .venv"
+	$(PY) -m pip install -q --disable-pip-version-check -r python/requirements-release.txt
+	@touch $@
+
+.PHONY: tools-wheels
+tools-wheels: tools-rust $(VENV)/.release-installed
+	@for target in $(WHEEL_TARGETS); do \
+		rustup target list --installed | grep -qx $$target || { echo "rustup: adding the $$target target (release wheels)"; rustup target add $$target; }; \
+	done
+
+# One wheel: $(call wheel,TARGET,POLICY)
+define wheel
+	$(MATURIN) build --release --zig --target $(1) --compatibility $(2) --out ../dist
+endef
+
+.PHONY: wheel-check
+wheel-check: tools-wheels ## Build the x86_64 manylinux2014 wheel into dist/ and check it with abi3audit and auditwheel
+	rm -f dist/*manylinux*x86_64*.whl
+	$(call wheel,x86_64-unknown-linux-gnu,manylinux2014)
+	$(VENV)/bin/abi3audit --assume-minimum-abi3 3.9 --strict dist/*manylinux*x86_64*.whl
+	$(VENV)/bin/auditwheel show dist/*manylinux*x86_64*.whl | tee target/auditwheel.txt
+	@grep -q 'manylinux_2_17_x86_64' target/auditwheel.txt || { echo "the wheel is not manylinux2014 (manylinux_2_17)"; exit 1; }
+
+.PHONY: wheels
+wheels: tools-wheels ## Release wheels and sdist into dist/, checked (abi3audit, auditwheel); the x86_64 manylinux wheel passes the Python suite in a fresh venv
+	rm -rf dist && mkdir -p dist
+	$(call wheel,x86_64-unknown-linux-gnu,manylinux2014)
+	$(call wheel,aarch64-unknown-linux-gnu,manylinux2014)
+	$(call wheel,x86_64-unknown-linux-musl,musllinux_1_2)
+	$(call wheel,aarch64-unknown-linux-musl,musllinux_1_2)
+	$(MATURIN) sdist --out ../dist
+	@test $$(ls dist/*.whl | wc -l) -eq 4 && ls dist/*.tar.gz >/dev/null
+	$(VENV)/bin/abi3audit --assume-minimum-abi3 3.9 --strict dist/*.whl
+	@# auditwheel reads glibc wheels only (it fails on musllinux ones on a glibc host).
+	@set -e; for wheel in dist/*manylinux*.whl; do \
+		$(VENV)/bin/auditwheel show $$wheel | tee target/auditwheel.txt; \
+		grep -q 'manylinux_2_17_' target/auditwheel.txt || { echo "$$wheel is not manylinux2014"; exit 1; }; \
+	done
+	@echo "testing the x86_64 manylinux wheel in a fresh venv (target/wheel-venv)"
+	rm -rf $(WHEEL_VENV) && python3 -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install -q --disable-pip-version-check -r python/requirements-dev.txt dist/*manylinux*x86_64*.whl
+	@# Run from target/, so that the source tree's tripgate cannot shadow the installed wheel.
+	cd target && $(WHEEL_VENV)/bin/python -c "import tripgate._native as n, sys; assert n.__file__.startswith('$(WHEEL_VENV)'), n.__file__; print('testing', n.__file__)"
+	cd target && $(WHEEL_VENV)/bin/python -m pytest -q -p no:cacheprovider --rootdir ../python -c ../python/pyproject.toml ../python/tests
+	@ls -l dist
 
 $(VENV)/.bench-installed: bench/python/requirements.txt $(VENV)/.installed
 	$(PY) -m pip install -q --disable-pip-version-check -r bench/python/requirements.txt

@@ -52,3 +52,16 @@ test("tsc --noEmit accepts correct use and rejects the marked mistakes", () => {
     return true;
   });
 });
+
+test("npm publish --dry-run would publish the whole package and nothing else", () => {
+  const parsed = JSON.parse(execFileSync("npm", ["publish", "--dry-run", "--json", "--loglevel=error"], { cwd: pkg, encoding: "utf8" }));
+  // npm 10 prints the report itself, npm 11 keyed by the package's name.
+  const report = parsed.tripgate ?? parsed;
+  const files = report.files.map((f) => f.path).sort();
+  assert.deepEqual(files, ["LICENSE-APACHE", "LICENSE-MIT", "README.md", "dist/index.cjs", "dist/index.d.cts", "dist/index.d.ts", "dist/index.js", "package.json"]);
+  assert.equal(report.name, "tripgate");
+  assert.match(report.version, /^\d+\.\d+\.\d+/);
+  // The embedded module makes it tens of kilobytes packed; a stray file (a wasm copy, sources) would show.
+  assert.ok(report.size < 150_000, `packed size ${report.size} bytes`);
+  assert.ok(report.unpackedSize < 400_000, `unpacked size ${report.unpackedSize} bytes`);
+});
