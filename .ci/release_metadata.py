@@ -16,6 +16,7 @@ import json
 import pathlib
 import re
 import sys
+
 import tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -70,7 +71,9 @@ def main() -> int:
     if match is None or match.group(0) != python_urls(repository):
         problems.append("python/pyproject.toml: [project.urls] differs from Cargo.toml's repository")
         if not check:
-            text = URLS.sub(python_urls(repository), text) if match else text.replace("\n[tool.maturin]", "\n" + python_urls(repository) + "\n[tool.maturin]", 1)
+            text = (
+                URLS.sub(python_urls(repository), text) if match else text.replace("\n[tool.maturin]", "\n" + python_urls(repository) + "\n[tool.maturin]", 1)
+            )
             pyproject.write_text(text)
 
     if not re.search(rf"^## \[?{re.escape(version)}\]?", (ROOT / "CHANGELOG.md").read_text(), re.MULTILINE):

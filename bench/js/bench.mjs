@@ -129,11 +129,11 @@ async function driver() {
   for (let p = 0; p < PROCESSES; p++) {
     const order = p % 2 === 0 ? "forward" : "reverse";
     process.stderr.write(`process ${p + 1} of ${PROCESSES} (${order} order)\n`);
-    const child = spawnSync(
-      process.execPath,
-      ["--expose-gc", fileURLToPath(import.meta.url), "--worker", order, "--rounds", String(ROUNDS)],
-      { cwd: here, encoding: "utf8", maxBuffer: 64 << 20 },
-    );
+    const child = spawnSync(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), "--worker", order, "--rounds", String(ROUNDS)], {
+      cwd: here,
+      encoding: "utf8",
+      maxBuffer: 64 << 20,
+    });
     if (child.status !== 0) throw new Error(`worker failed (${child.status}): ${child.stderr}`);
     runs.push(JSON.parse(child.stdout));
   }
@@ -182,10 +182,16 @@ export const call = (fn) => new CircuitBreaker(fn, { resetTimeout: 30000 }).fire
   console.log("| package | minified | gzipped | vs smallest peer |");
   console.log("| --- | ---: | ---: | ---: |");
   const smallest = Math.min(cockatiel.gzipped, opossum.gzipped);
-  for (const [name, size] of [["tripgate", ours], ["cockatiel", cockatiel], ["opossum (events not counted)", opossum]]) {
+  for (const [name, size] of [
+    ["tripgate", ours],
+    ["cockatiel", cockatiel],
+    ["opossum (events not counted)", opossum],
+  ]) {
     console.log(`| ${name} | ${kb(size.minified)} | ${kb(size.gzipped)} | ${(size.gzipped / smallest).toFixed(1)}x |`);
   }
-  console.log(`\ntripgate, every export (\`export * from "tripgate"\`): ${kb(whole.gzipped)} gzipped; the breaker entry with esbuild's default ASCII charset: ${kb(ascii.gzipped)}`);
+  console.log(
+    `\ntripgate, every export (\`export * from "tripgate"\`): ${kb(whole.gzipped)} gzipped; the breaker entry with esbuild's default ASCII charset: ${kb(ascii.gzipped)}`,
+  );
 }
 
 /** The median of `measure` over every round of `scenario` in every run, and the range of the per-run medians. */

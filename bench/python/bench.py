@@ -76,7 +76,6 @@ def make_decorators() -> Dict[str, Callable[[], Decorator]]:
     import circuitbreaker
     import purgatory
     import pybreaker
-
     import tripgate
 
     def purgatory_sync() -> Decorator:
@@ -124,10 +123,7 @@ def opened(make: Callable[[], Decorator]) -> Callable[[], Any]:
 LOOP_SOURCES = {
     "sync": "def loop(n):\n    for _ in range(n):\n        call()\n",
     "rejection": "def loop(n):\n    for _ in range(n):\n        try:\n            call()\n        except Exception:\n            pass\n",
-    "asyncio": (
-        "async def loop(n):\n    start = perf_counter_ns()\n    for _ in range(n):\n        await call()\n"
-        "    return perf_counter_ns() - start\n"
-    ),
+    "asyncio": ("async def loop(n):\n    start = perf_counter_ns()\n    for _ in range(n):\n        await call()\n    return perf_counter_ns() - start\n"),
 }
 
 

@@ -50,7 +50,9 @@ function render() {
     const end = bands[i + 1]?.from ?? now;
     if (end < now - WINDOW) return;
     const from = Math.max(band.from, now - WINDOW);
-    nodes.push(shape("rect", { x: x(from), y: 0, width: Math.max(1, x(end) - x(from)), height: 180, fill: BANDS[band.state], "data-state": band.state, class: "band" }));
+    nodes.push(
+      shape("rect", { x: x(from), y: 0, width: Math.max(1, x(end) - x(from)), height: 180, fill: BANDS[band.state], "data-state": band.state, class: "band" }),
+    );
   });
   const rows = { succeeded: 40, failed: 75, timed_out: 110, rejected: 145 };
   for (const call of calls) {
@@ -75,9 +77,18 @@ function render() {
   );
 }
 
-document.getElementById("force-open").onclick = () => { breaker.forceOpen(); render(); };
-document.getElementById("force-closed").onclick = () => { breaker.forceClosed(); render(); };
-document.getElementById("reset").onclick = () => { breaker.reset(); render(); };
+document.getElementById("force-open").onclick = () => {
+  breaker.forceOpen();
+  render();
+};
+document.getElementById("force-closed").onclick = () => {
+  breaker.forceClosed();
+  render();
+};
+document.getElementById("reset").onclick = () => {
+  breaker.reset();
+  render();
+};
 
 setInterval(callOnce, 200);
 setInterval(render, 250);

@@ -20,7 +20,16 @@ test("the dashboard shows a whole breaker cycle and its buttons work", async () 
   const server = spawn(process.execPath, [join(here, "serve.mjs"), "--port", "0", "--phases", "1.5,2.5,1,30"], { stdio: ["ignore", "pipe", "inherit"] });
   const browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
   try {
     const [line] = await once(createInterface({ input: server.stdout }), "line");

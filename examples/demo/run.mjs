@@ -14,7 +14,11 @@ const PHASES = [4, 6, 5, 6]; // seconds healthy, failing, hanging, recovered
 const SECONDS = PHASES.reduce((a, b) => a + b, 0);
 
 const children = [];
-const cleanup = () => children.forEach((child) => child.exitCode === null && child.kill("SIGTERM"));
+const cleanup = () => {
+  for (const child of children) {
+    if (child.exitCode === null) child.kill("SIGTERM");
+  }
+};
 process.on("exit", cleanup);
 process.on("SIGINT", () => {
   console.log("\ninterrupted: stopping the service and the clients");
@@ -81,7 +85,7 @@ const columns = ["node", "python", "control"];
 const rows = [
   ["calls attempted", (c) => c.made + c.rejected],
   ["calls that reached the service", (c) => c.made],
-  ["  (the service's own count)", (c, name) => stats.byClient[name] ?? 0],
+  ["  (the service's own count)", (_c, name) => stats.byClient[name] ?? 0],
   ["  answered 2xx", (c) => c.ok],
   ["  failed (5xx, errors)", (c) => c.failed],
   ["  timed out (aborted at 500 ms)", (c) => c.timedOut],

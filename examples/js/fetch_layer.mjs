@@ -34,7 +34,7 @@ function createApi(baseUrl) {
 
 let healthy = false;
 let requests = 0;
-const server = createServer((req, res) => {
+const server = createServer((_req, res) => {
   requests += 1;
   res.writeHead(healthy ? 200 : 503).end(healthy ? "42" : "unavailable");
 });

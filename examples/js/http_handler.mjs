@@ -17,7 +17,7 @@ async function fetchPrices() {
 
 const prices = new CircuitBreaker({ name: "prices", failureTolerance: 1, resetTimeout: 30_000 });
 
-const server = createServer(async (req, res) => {
+const server = createServer(async (_req, res) => {
   try {
     const body = await prices.execute(fetchPrices);
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));

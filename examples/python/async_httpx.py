@@ -12,8 +12,8 @@ import asyncio
 from typing import List, Union
 
 import httpx
-
 from tripgate import CallTimeoutError, CircuitBreaker, CircuitOpenError
+
 
 class Dependency:
     hanging = True

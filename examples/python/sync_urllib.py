@@ -34,6 +34,7 @@ server = ThreadingHTTPServer(("127.0.0.1", 0), Dependency)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 URL = f"http://127.0.0.1:{server.server_address[1]}/stock"
 
+
 def is_failure(error: BaseException) -> bool:
     # A 4xx is the caller's mistake, not the dependency's: not counted.
     return not (isinstance(error, urllib.error.HTTPError) and error.code < 500)

@@ -95,9 +95,7 @@ def main() -> None:
     snapshot = breaker.snapshot()
     json.dumps(snapshot)
     # The restored breaker needs the same failure-rate window; other options may differ.
-    moved = CircuitBreaker.restore(
-        snapshot, failure_rate={"threshold": 0.5, "minimum_calls": 10, "window_duration": 60.0}, clock=clock
-    )
+    moved = CircuitBreaker.restore(snapshot, failure_rate={"threshold": 0.5, "minimum_calls": 10, "window_duration": 60.0}, clock=clock)
     assert moved.retry_after == 10.0
 
     clock.now += 10

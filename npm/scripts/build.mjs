@@ -16,9 +16,18 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const raw = join(root, "wasm", "tripgate_wasm_bg.wasm");
 const optimized = join(root, "wasm", "tripgate_wasm_opt.wasm");
 execFileSync(join(root, "node_modules", ".bin", "wasm-opt"), [
-  "-O3", "--strip-debug", "--strip-producers",
-  "--enable-bulk-memory", "--enable-nontrapping-float-to-int", "--enable-sign-ext", "--enable-mutable-globals", "--enable-reference-types", "--enable-multivalue",
-  raw, "-o", optimized,
+  "-O3",
+  "--strip-debug",
+  "--strip-producers",
+  "--enable-bulk-memory",
+  "--enable-nontrapping-float-to-int",
+  "--enable-sign-ext",
+  "--enable-mutable-globals",
+  "--enable-reference-types",
+  "--enable-multivalue",
+  raw,
+  "-o",
+  optimized,
 ]);
 const wasm = readFileSync(optimized);
 writeFileSync(join(root, "wasm", "bytes.js"), bytesModule(wasm));

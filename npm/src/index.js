@@ -36,9 +36,25 @@ export const OPTION_NAMES = Object.freeze(optionNames.map(camel));
 
 // The figures of WasmBreaker.stats(), in order; NaN stands for null.
 const STATS_FIELDS = [
-  "state", "generation", "admitted", "successes", "failures", "slowCalls", "rejections", "released",
-  "staleOutcomes", "trialTimeouts", "abandoned", "consecutiveFailures", "windowCalls", "windowFailures", "failureRate",
-  "trialsInFlight", "inFlight", "lastTransitionAt", "retryAfter",
+  "state",
+  "generation",
+  "admitted",
+  "successes",
+  "failures",
+  "slowCalls",
+  "rejections",
+  "released",
+  "staleOutcomes",
+  "trialTimeouts",
+  "abandoned",
+  "consecutiveFailures",
+  "windowCalls",
+  "windowFailures",
+  "failureRate",
+  "trialsInFlight",
+  "inFlight",
+  "lastTransitionAt",
+  "retryAfter",
 ];
 /** The events `on()` accepts. */
 export const EVENTS = Object.freeze(["stateChange", "success", "failure", "rejected", "timeout", "error"]);
@@ -110,7 +126,7 @@ export class InvalidSnapshotError extends TripgateError {
 const defaultClock = typeof performance !== "undefined" ? () => performance.now() : () => Date.now();
 
 // 2^64 nanoseconds in milliseconds: the machine's time is a u64 of nanoseconds.
-const CLOCK_LIMIT_MS = 18_446_744_073_709.551616;
+const CLOCK_LIMIT_MS = 2 ** 64 / 1e6;
 
 /**
  * A clock reading, checked: a reading that is not a finite number of
@@ -255,7 +271,8 @@ export class CircuitBreaker {
       if (member === undefined) {
         options[camel(slot)] ??= Number.isNaN(values[i]) ? null : values[i];
       } else if (!Number.isNaN(values[i])) {
-        (options[camel(group)] ??= {})[camel(member)] = values[i];
+        options[camel(group)] ??= {};
+        options[camel(group)][camel(member)] = values[i];
       }
     });
     for (const group of ["failureRate", "backoff"]) {
@@ -539,9 +556,7 @@ export class CircuitBreaker {
    */
   tryAcquire() {
     const permit = this.#acquire();
-    return "generation" in permit
-      ? new Permit(permit, (p, outcome) => this.#report(p.generation, p.acquiredAt, p.trial, outcome, undefined))
-      : null;
+    return "generation" in permit ? new Permit(permit, (p, outcome) => this.#report(p.generation, p.acquiredAt, p.trial, outcome, undefined)) : null;
   }
 
   #classifyError(error) {
@@ -745,7 +760,13 @@ function isAbortSignal(value) {
     return true;
   }
   // An AbortSignal from another realm or polyfill: what execute() uses of it.
-  return value !== null && typeof value === "object" && typeof value.aborted === "boolean" && typeof value.addEventListener === "function" && typeof value.removeEventListener === "function";
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    typeof value.aborted === "boolean" &&
+    typeof value.addEventListener === "function" &&
+    typeof value.removeEventListener === "function"
+  );
 }
 
 /** A permit from tryAcquire(): report it once. */

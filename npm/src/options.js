@@ -74,7 +74,10 @@ function unknownOption(name, candidates) {
 function refuseUnknown(object, names, prefix) {
   for (const key of Object.keys(object)) {
     if (!names.includes(key)) {
-      throw unknownOption(prefix + key, names.map((name) => prefix + name));
+      throw unknownOption(
+        prefix + key,
+        names.map((name) => prefix + name),
+      );
     }
   }
 }

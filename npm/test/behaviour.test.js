@@ -21,10 +21,28 @@ async function opened(options = {}) {
 
 test("sync throws, rejected promises and non-Error throws all count as failures", async () => {
   const breaker = new CircuitBreaker({ failureTolerance: 10 });
-  await assert.rejects(breaker.execute(() => { throw new Error("sync"); }), /sync/);
-  await assert.rejects(breaker.execute(async () => { throw new Error("async"); }), /async/);
-  await assert.rejects(breaker.execute(() => { throw "a string"; }), (e) => e === "a string");
-  await assert.rejects(breaker.execute(() => Promise.reject(42)), (e) => e === 42);
+  await assert.rejects(
+    breaker.execute(() => {
+      throw new Error("sync");
+    }),
+    /sync/,
+  );
+  await assert.rejects(
+    breaker.execute(async () => {
+      throw new Error("async");
+    }),
+    /async/,
+  );
+  await assert.rejects(
+    breaker.execute(() => {
+      throw "a string";
+    }),
+    (e) => e === "a string",
+  );
+  await assert.rejects(
+    breaker.execute(() => Promise.reject(42)),
+    (e) => e === 42,
+  );
   assert.equal(await breaker.execute(() => "plain value"), "plain value");
   const stats = breaker.stats();
   assert.deepEqual([stats.failures, stats.successes, stats.inFlight], [4, 1, 0]);
@@ -33,7 +51,11 @@ test("sync throws, rejected promises and non-Error throws all count as failures"
 test("an open breaker rejects with CircuitOpenError without calling fn", async () => {
   const { breaker } = await opened({ name: "users" });
   let called = false;
-  const error = await breaker.execute(() => { called = true; }).catch((e) => e);
+  const error = await breaker
+    .execute(() => {
+      called = true;
+    })
+    .catch((e) => e);
   assert.equal(called, false);
   assert.ok(error instanceof CircuitOpenError && error instanceof TripgateError && error instanceof Error);
   assert.deepEqual([error.name, error.code, error.state, error.retryAfter, error.breakerName], ["CircuitOpenError", "circuit_open", "open", 1000, "users"]);
@@ -46,7 +68,11 @@ test("isFailure and isResultFailure decide what counts", async () => {
     isFailure: (e) => !(e instanceof TypeError),
     isResultFailure: (res) => res.status >= 500,
   });
-  await assert.rejects(breaker.execute(() => { throw new TypeError("not counted"); }));
+  await assert.rejects(
+    breaker.execute(() => {
+      throw new TypeError("not counted");
+    }),
+  );
   assert.equal(breaker.stats().released, 1);
   assert.deepEqual(await breaker.execute(() => ({ status: 200 })), { status: 200 });
   assert.equal(breaker.state, "closed");
@@ -77,8 +103,7 @@ test("a call the caller aborts is released, not counted", async () => {
   const breaker = new CircuitBreaker({ failureTolerance: 0 });
   const controller = new AbortController();
   const pending = breaker.execute(
-    ({ signal }) =>
-      new Promise((_, reject) => signal.addEventListener("abort", () => reject(Object.assign(new Error("aborted"), { name: "AbortError" })))),
+    ({ signal }) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(Object.assign(new Error("aborted"), { name: "AbortError" })))),
     { signal: controller.signal },
   );
   controller.abort();
@@ -87,7 +112,14 @@ test("a call the caller aborts is released, not counted", async () => {
   assert.deepEqual([stats.state, stats.released, stats.failures], ["closed", 1, 0]);
   // Already aborted: fn is not called and nothing is counted.
   let called = false;
-  await assert.rejects(breaker.execute(() => { called = true; }, { signal: controller.signal }));
+  await assert.rejects(
+    breaker.execute(
+      () => {
+        called = true;
+      },
+      { signal: controller.signal },
+    ),
+  );
   assert.equal(called, false);
   assert.equal(breaker.stats().released, 2);
 });
@@ -97,8 +129,16 @@ test("1,000 concurrent calls in half-open admit exactly halfOpenMaxCalls", async
   clock.now = 1000;
   let made = 0;
   let release;
-  const gate = new Promise((r) => { release = r; });
-  const calls = Array.from({ length: 1000 }, () => breaker.execute(async () => { made += 1; await gate; return "ok"; }));
+  const gate = new Promise((r) => {
+    release = r;
+  });
+  const calls = Array.from({ length: 1000 }, () =>
+    breaker.execute(async () => {
+      made += 1;
+      await gate;
+      return "ok";
+    }),
+  );
   release();
   const results = await Promise.allSettled(calls);
   assert.equal(made, 3);
@@ -110,10 +150,17 @@ test("a throwing listener never changes what the breaker does", async () => {
   const breaker = new CircuitBreaker({ failureTolerance: 0 });
   const reported = [];
   const seen = [];
-  breaker.on("stateChange", () => { throw new Error("listener bug"); });
+  breaker.on("stateChange", () => {
+    throw new Error("listener bug");
+  });
   breaker.on("stateChange", (t) => seen.push(t.to));
   breaker.on("error", (e) => reported.push(e.message));
-  await assert.rejects(breaker.execute(() => { throw new Error("down"); }), /down/);
+  await assert.rejects(
+    breaker.execute(() => {
+      throw new Error("down");
+    }),
+    /down/,
+  );
   assert.equal(breaker.state, "open");
   assert.deepEqual(seen, ["open"]);
   assert.deepEqual(reported, ["listener bug"]);
@@ -178,11 +225,14 @@ const badOptions = [
 
 for (const [options, ErrorType, option] of badOptions) {
   test(`bad option ${JSON.stringify(options)} is a ${ErrorType.name} naming ${option}`, () => {
-    assert.throws(() => new CircuitBreaker(options), (error) => {
-      assert.equal(error.constructor, ErrorType, `${error.name}: ${error.message}`);
-      assert.ok(error.message.startsWith(`${option} `), error.message);
-      return true;
-    });
+    assert.throws(
+      () => new CircuitBreaker(options),
+      (error) => {
+        assert.equal(error.constructor, ErrorType, `${error.name}: ${error.message}`);
+        assert.ok(error.message.startsWith(`${option} `), error.message);
+        return true;
+      },
+    );
   });
 }
 
@@ -194,10 +244,26 @@ test("option errors name the option in JS spelling and show the value as given",
     [{ failureTolerance: 10n }, TypeError, "failureTolerance must be a number, got bigint"],
     [{ failureRate: { threshold: 0.5, windowCalls: 5 } }, TypeError, "failureRate needs minimumCalls"],
     [{ failureRate: [] }, TypeError, "failureRate must be an object, got []"],
-    [{ failureRate: { threshold: 0.5, minimumCalls: 1, windowCall: 5 } }, TypeError, 'failureRate.windowCall is not an option of CircuitBreaker; did you mean failureRate.windowCalls?'],
-    [{ failureRate: { threshold: 0.5, minimumCalls: 1 } }, TypeError, 'failureRate must be given exactly one of windowCalls and windowDuration, got {"threshold":0.5,"minimumCalls":1}'],
-    [{ failureRate: { threshold: 0.5, minimumCalls: 10, windowCalls: 5 } }, RangeError, "failureRate.minimumCalls must be at most failureRate.windowCalls (the window could never hold that many calls), got 10"],
-    [{ failureRate: { threshold: 0.5, minimumCalls: 1, windowDuration: 0.000001 } }, RangeError, "failureRate.windowDuration must be at least 10 nanoseconds (one per bucket), got 0.000001"],
+    [
+      { failureRate: { threshold: 0.5, minimumCalls: 1, windowCall: 5 } },
+      TypeError,
+      "failureRate.windowCall is not an option of CircuitBreaker; did you mean failureRate.windowCalls?",
+    ],
+    [
+      { failureRate: { threshold: 0.5, minimumCalls: 1 } },
+      TypeError,
+      'failureRate must be given exactly one of windowCalls and windowDuration, got {"threshold":0.5,"minimumCalls":1}',
+    ],
+    [
+      { failureRate: { threshold: 0.5, minimumCalls: 10, windowCalls: 5 } },
+      RangeError,
+      "failureRate.minimumCalls must be at most failureRate.windowCalls (the window could never hold that many calls), got 10",
+    ],
+    [
+      { failureRate: { threshold: 0.5, minimumCalls: 1, windowDuration: 0.000001 } },
+      RangeError,
+      "failureRate.windowDuration must be at least 10 nanoseconds (one per bucket), got 0.000001",
+    ],
     [{ backoff: { multiplier: 2 } }, TypeError, "backoff needs maxResetTimeout"],
     [{ backoff: { multiplier: 2, maxResetTimeout: 1 } }, RangeError, "backoff.maxResetTimeout must be at least resetTimeout, got 1"],
     [{ resetTimeout: Infinity }, RangeError, "resetTimeout must be a finite, non-negative number, got Infinity"],
@@ -206,7 +272,11 @@ test("option errors name the option in JS spelling and show the value as given",
     [{ seed: NaN }, RangeError, "seed must be a whole number between 0 and 2^53, got NaN"],
   ];
   for (const [options, ErrorType, message] of messages) {
-    assert.throws(() => new CircuitBreaker(options), (error) => error.constructor === ErrorType && error.message === message, message);
+    assert.throws(
+      () => new CircuitBreaker(options),
+      (error) => error.constructor === ErrorType && error.message === message,
+      message,
+    );
   }
 });
 
@@ -221,7 +291,11 @@ test("successes held back for speed keep their order with failures and show in s
   for (let i = 0; i < 50; i++) {
     await breaker.execute(() => "ok");
     assert.equal(breaker.stats().successes, i + 1, "stats see every success at once");
-    await assert.rejects(breaker.execute(() => { throw new Error("down"); }));
+    await assert.rejects(
+      breaker.execute(() => {
+        throw new Error("down");
+      }),
+    );
   }
   // Had a held success been delivered after the failure that followed it, two
   // failures would have been consecutive and the breaker would be open.

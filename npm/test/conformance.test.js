@@ -15,7 +15,9 @@ import Ajv2020 from "ajv/dist/2020.js";
 import { CircuitBreaker, CircuitOpenError, InvalidSnapshotError } from "../dist/index.js";
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "tests", "conformance", "scenarios");
-const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith(".json"))
+  .sort();
 const ran = new Set();
 const validate = new Ajv2020({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(dir, "..", "schema.json"), "utf8")));
 
@@ -232,7 +234,10 @@ for (const file of files) {
           const actual = await run.step(step);
           if ("expect" in step) {
             const how = calls ? "execute" : "tryAcquire";
-            assert.ok(matches(step.expect, actual), `${how}: step ${index} (${step.op}): expected ${JSON.stringify(step.expect)}, got ${JSON.stringify(actual)}`);
+            assert.ok(
+              matches(step.expect, actual),
+              `${how}: step ${index} (${step.op}): expected ${JSON.stringify(step.expect)}, got ${JSON.stringify(actual)}`,
+            );
           }
         }
       }

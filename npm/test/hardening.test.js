@@ -116,7 +116,15 @@ test("a clock failing on its second reading (callTimeout's start) neither throws
 });
 
 test("clock readings that are not a finite number of milliseconds in range are clock errors", async () => {
-  for (const [reading, ErrorType] of [[NaN, RangeError], [-1, RangeError], ["5", TypeError], [Infinity, RangeError], [1e300, RangeError], [2 ** 64 / 1e6, RangeError], [undefined, TypeError]]) {
+  for (const [reading, ErrorType] of [
+    [NaN, RangeError],
+    [-1, RangeError],
+    ["5", TypeError],
+    [Infinity, RangeError],
+    [1e300, RangeError],
+    [2 ** 64 / 1e6, RangeError],
+    [undefined, TypeError],
+  ]) {
     assert.throws(() => new CircuitBreaker({ clock: () => reading }), ErrorType, String(reading));
   }
   // An opened breaker whose clock once reads Infinity while reporting must not saturate its time.
@@ -197,7 +205,10 @@ test("dispose() inside a listener: pending calls settle with their own outcome; 
   const earlier = breaker.execute(() => new Promise((resolve) => (finish = resolve)));
   breaker.on("stateChange", () => breaker.dispose());
   const own = new Error("own");
-  await assert.rejects(breaker.execute(() => Promise.reject(own)), (e) => e === own);
+  await assert.rejects(
+    breaker.execute(() => Promise.reject(own)),
+    (e) => e === own,
+  );
   finish("earlier");
   assert.equal(await earlier, "earlier");
   const disposed = (e) => e instanceof TripgateError && e.code === "disposed";
@@ -206,7 +217,10 @@ test("dispose() inside a listener: pending calls settle with their own outcome; 
   assert.throws(() => breaker.tryAcquire(), disposed);
   assert.throws(() => breaker.on("success", () => {}), disposed);
   assert.throws(() => breaker.snapshot(), disposed);
-  await assert.rejects(breaker.execute(async () => 1), disposed);
+  await assert.rejects(
+    breaker.execute(async () => 1),
+    disposed,
+  );
 });
 
 test("dispose() in a listener of the transition an acquire causes: the call is still made and settles", async () => {
@@ -243,7 +257,10 @@ test("a throwing predicate counts the call as a failure and its error goes to th
     },
   });
   const errors = heardErrors(breaker);
-  await assert.rejects(breaker.execute(() => Promise.reject(new Error("own"))), /own/);
+  await assert.rejects(
+    breaker.execute(() => Promise.reject(new Error("own"))),
+    /own/,
+  );
   assert.equal(await breaker.execute(async () => "value"), "value");
   const s = assertBalanced(breaker);
   assert.deepEqual([s.failures, s.successes], [2, 0]);
@@ -287,7 +304,13 @@ test("TimeoutError and disposal keep their types", () => {
 
 test("options are readable, complete, frozen, and build an equal breaker", () => {
   const clock = () => 0;
-  const breaker = new CircuitBreaker({ failureRate: { threshold: 0.5, minimumCalls: 2, windowDuration: 1000 }, resetTimeout: 2500, seed: 7, name: "orders", clock });
+  const breaker = new CircuitBreaker({
+    failureRate: { threshold: 0.5, minimumCalls: 2, windowDuration: 1000 },
+    resetTimeout: 2500,
+    seed: 7,
+    name: "orders",
+    clock,
+  });
   const { options } = breaker;
   assert.equal(options.failureTolerance, 5);
   assert.equal(options.resetTimeout, 2500);
@@ -297,8 +320,8 @@ test("options are readable, complete, frozen, and build an equal breaker", () =>
   assert.equal(options.callTimeout, null);
   assert.deepEqual([options.seed, options.name, options.clock], [7, "orders", clock]);
   assert.ok(Object.isFrozen(options) && Object.isFrozen(options.failureRate));
+  // ES modules are strict: assigning to a frozen object's property throws.
   assert.throws(() => {
-    "use strict";
     options.resetTimeout = 1;
   }, TypeError);
   const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== null));
@@ -345,7 +368,10 @@ test("a hostile snapshot with millions of buckets or outcomes is refused without
   const outcomes = new CircuitBreaker(countWindow).snapshot();
   outcomes.window.outcomes = new Array(3_000_000).fill(true);
   const before = wasmMemoryBytes();
-  for (const [snapshot, options, field] of [[buckets, timeWindow, "window.buckets"], [outcomes, countWindow, "window.outcomes"]]) {
+  for (const [snapshot, options, field] of [
+    [buckets, timeWindow, "window.buckets"],
+    [outcomes, countWindow, "window.outcomes"],
+  ]) {
     assert.throws(
       () => CircuitBreaker.restore(snapshot, options),
       (error) => error.code === "invalid_snapshot" && error.field === field,

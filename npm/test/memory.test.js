@@ -73,7 +73,10 @@ test("dispose() frees at once", () => {
   const breaker = new CircuitBreaker();
   breaker.dispose();
   assert.throws(() => breaker.stats(), /disposed/);
-  assert.rejects(breaker.execute(() => 1), /disposed/);
+  assert.rejects(
+    breaker.execute(() => 1),
+    /disposed/,
+  );
 });
 
 test("failures, two-step permits, listeners, timed reports, timeouts and snapshot/restore leave memory flat", async () => {
@@ -106,7 +109,12 @@ test("failures, two-step permits, listeners, timed reports, timeouts and snapsho
       const permit = breaker.tryAcquire();
       [() => permit.success(), () => permit.failure(), () => permit.release()][i % 3]();
       if (i % 1000 === 0) {
-        const restored = CircuitBreaker.restore(breaker.snapshot(), { failureTolerance: 1e9, slowCallDuration: 1000, failureRate: { threshold: 1, minimumCalls: 1e6, windowDuration: 60_000 }, clock });
+        const restored = CircuitBreaker.restore(breaker.snapshot(), {
+          failureTolerance: 1e9,
+          slowCallDuration: 1000,
+          failureRate: { threshold: 1, minimumCalls: 1e6, windowDuration: 60_000 },
+          clock,
+        });
         restored.dispose();
       }
     }

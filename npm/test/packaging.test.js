@@ -44,13 +44,20 @@ test("tsc --noEmit accepts correct use and rejects the marked mistakes", () => {
   const args = ["--noEmit", "--strict", "--target", "es2022", "--module", "nodenext", "--moduleResolution", "nodenext", "--lib", "es2022,dom"];
   execFileSync(process.execPath, [tsc, ...args, "usage.ts"], { cwd: project, encoding: "utf8" });
   // Without the expect-error markers the same file must fail: the type tests really test.
-  const unmarked = execFileSync(process.execPath, ["-e", "process.stdout.write(require('fs').readFileSync('usage.ts','utf8').replace(/\\/\\/ @ts-expect-error.*\\n/g, ''))"], { cwd: project, encoding: "utf8" });
+  const unmarked = execFileSync(
+    process.execPath,
+    ["-e", "process.stdout.write(require('fs').readFileSync('usage.ts','utf8').replace(/\\/\\/ @ts-expect-error.*\\n/g, ''))"],
+    { cwd: project, encoding: "utf8" },
+  );
   writeFileSync(join(project, "unmarked.ts"), unmarked);
-  assert.throws(() => execFileSync(process.execPath, [tsc, ...args, "unmarked.ts"], { cwd: project, encoding: "utf8", stdio: "pipe" }), (error) => {
-    const errors = String(error.stdout).match(/error TS/g) ?? [];
-    assert.equal(errors.length, 7, String(error.stdout));
-    return true;
-  });
+  assert.throws(
+    () => execFileSync(process.execPath, [tsc, ...args, "unmarked.ts"], { cwd: project, encoding: "utf8", stdio: "pipe" }),
+    (error) => {
+      const errors = String(error.stdout).match(/error TS/g) ?? [];
+      assert.equal(errors.length, 7, String(error.stdout));
+      return true;
+    },
+  );
 });
 
 test("npm publish --dry-run would publish the whole package and nothing else", () => {
@@ -58,7 +65,16 @@ test("npm publish --dry-run would publish the whole package and nothing else", (
   // npm 10 prints the report itself, npm 11 keyed by the package's name.
   const report = parsed.tripgate ?? parsed;
   const files = report.files.map((f) => f.path).sort();
-  assert.deepEqual(files, ["LICENSE-APACHE", "LICENSE-MIT", "README.md", "dist/index.cjs", "dist/index.d.cts", "dist/index.d.ts", "dist/index.js", "package.json"]);
+  assert.deepEqual(files, [
+    "LICENSE-APACHE",
+    "LICENSE-MIT",
+    "README.md",
+    "dist/index.cjs",
+    "dist/index.d.cts",
+    "dist/index.d.ts",
+    "dist/index.js",
+    "package.json",
+  ]);
   assert.equal(report.name, "tripgate");
   assert.match(report.version, /^\d+\.\d+\.\d+/);
   // The embedded module makes it tens of kilobytes packed; a stray file (a wasm copy, sources) would show.

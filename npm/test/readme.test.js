@@ -53,6 +53,10 @@ function check(printed, expected) {
     const words = line.split(/\s+/);
     const about = words.findIndex((w) => w.startsWith("~"));
     const compared = about === -1 ? words.length : about;
-    assert.deepEqual(printed[i].split(/\s+/).slice(0, compared), words.slice(0, compared), `line ${i}: printed ${JSON.stringify(printed[i])}, expected ${JSON.stringify(line)}`);
+    assert.deepEqual(
+      printed[i].split(/\s+/).slice(0, compared),
+      words.slice(0, compared),
+      `line ${i}: printed ${JSON.stringify(printed[i])}, expected ${JSON.stringify(line)}`,
+    );
   });
 }

@@ -91,13 +91,15 @@ class World {
             },
             controller === undefined ? undefined : { signal: controller.signal },
           );
-          promise.then(
-            () => {},
-            () => {},
-          ).finally(() => {
-            call.settled = true;
-            if (call.admitted) entry.live--;
-          });
+          promise
+            .then(
+              () => {},
+              () => {},
+            )
+            .finally(() => {
+              call.settled = true;
+              if (call.admitted) entry.live--;
+            });
           if (settle !== undefined) {
             entry.calls.push({ settle, controller, call });
           }

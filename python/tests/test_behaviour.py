@@ -12,7 +12,6 @@ import threading
 from typing import Any, List
 
 import pytest
-
 import tripgate
 from tripgate import (
     Backoff,
@@ -23,8 +22,8 @@ from tripgate import (
     InvalidSnapshotError,
     State,
     TripgateError,
+    _native,
 )
-from tripgate import _native
 
 
 class Clock:

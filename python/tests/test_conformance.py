@@ -14,7 +14,6 @@ from typing import Any, Dict, List
 
 import jsonschema
 import pytest
-
 from tripgate import CircuitBreaker, InvalidSnapshotError, Permit
 
 SCENARIOS = pathlib.Path(__file__).resolve().parents[2] / "tests" / "conformance" / "scenarios"
@@ -72,9 +71,7 @@ class Run:
     def attach(self, breaker: CircuitBreaker) -> CircuitBreaker:
         breaker.add_listener(
             "state_change",
-            lambda t: self.transitions.append(
-                {"from": t.from_state, "to": t.to_state, "reason": t.reason, "at": t.at * 1000, "generation": t.generation}
-            ),
+            lambda t: self.transitions.append({"from": t.from_state, "to": t.to_state, "reason": t.reason, "at": t.at * 1000, "generation": t.generation}),
         )
         breaker.add_listener("rejected", self.rejections.append)
         return breaker

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, List
 
 import pytest
-
-from tripgate import CircuitBreaker, InvalidSnapshotError, State
+from tripgate import CircuitBreaker, CircuitOpenError, InvalidSnapshotError, State
 
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "conformance"
 
@@ -190,7 +189,16 @@ def test_a_clock_failing_while_a_call_is_admitted_raises_its_error_and_admits_no
 
 @pytest.mark.parametrize(
     "reading, error",
-    [(math.nan, ValueError), (-1.0, ValueError), ("5", TypeError), (math.inf, ValueError), (1e300, ValueError), (10**400, ValueError), (2.0**64 / 1e9, ValueError), (None, TypeError)],
+    [
+        (math.nan, ValueError),
+        (-1.0, ValueError),
+        ("5", TypeError),
+        (math.inf, ValueError),
+        (1e300, ValueError),
+        (10**400, ValueError),
+        (2.0**64 / 1e9, ValueError),
+        (None, TypeError),
+    ],
 )
 def test_clock_readings_out_of_range_are_clock_errors(reading: Any, error: type) -> None:
     with pytest.raises(error, match="clock must return"):
@@ -317,7 +325,7 @@ def test_call_event_repr_reads_like_python() -> None:
     events: List[Any] = []
     breaker.add_listener("rejected", events.append)
     breaker.force_open()
-    with pytest.raises(Exception):
+    with pytest.raises(CircuitOpenError):
         breaker.call(lambda: 1)
     text = repr(events[0])
     assert "duration=None" in text and "state='forced_open'" in text and "retry_after=None" in text, text

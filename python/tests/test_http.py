@@ -13,7 +13,6 @@ from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
-
 from tripgate import CircuitBreaker, CircuitOpenError, State
 
 
@@ -105,9 +104,7 @@ def test_urllib(service: FlakyService) -> None:
 
 def test_httpx_sync(service: FlakyService) -> None:
     clock = Clock()
-    breaker = CircuitBreaker(
-        failure_tolerance=2, reset_timeout=5.0, clock=clock, is_result_failure=lambda r: r.status_code >= 500
-    )
+    breaker = CircuitBreaker(failure_tolerance=2, reset_timeout=5.0, clock=clock, is_result_failure=lambda r: r.status_code >= 500)
     with httpx.Client(timeout=5) as client:
         # 503s are returned, not raised: is_result_failure counts them.
         drive(service, breaker, clock, lambda: breaker.call(client.get, service.url).status_code < 500)

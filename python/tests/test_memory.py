@@ -8,7 +8,6 @@ import os
 import tracemalloc
 
 import pytest
-
 from tripgate import CircuitBreaker, CircuitOpenError
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -152,10 +151,7 @@ def test_failures_permits_listeners_async_calls_timeouts_and_restores_leave_memo
     assert stats.admitted == 6 * (20_000 * 5 + 2 * 2_000)
     assert timed.stats().failures == 6 * 100
     assert heard[0] >= 6 * 20_000 * 4
-    print(
-        f"memory (mixed): rss {before_rss / 1e6:.1f} MB -> {after_rss / 1e6:.1f} MB; "
-        f"python heap grew {after_py - before_py} bytes"
-    )
+    print(f"memory (mixed): rss {before_rss / 1e6:.1f} MB -> {after_rss / 1e6:.1f} MB; python heap grew {after_py - before_py} bytes")
     # 100,000 failures and 200,000 permits: a leak of 20 bytes each would show.
     assert after_rss - before_rss < 2_000_000, after_rss - before_rss
     assert after_py - before_py < 200_000, after_py - before_py

@@ -16,12 +16,11 @@ import math
 import os
 import random
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from tripgate import Backoff, CircuitBreaker, CircuitOpenError, FailureRate
 
 CONFIGS: List[Dict[str, Any]] = [
@@ -51,7 +50,7 @@ class Entry:
         self.options = options
         self.permits: List[Any] = []
         self.generators: List[Any] = []
-        self.tasks: List[Tuple["asyncio.Task[Any]", "asyncio.Future[Any]"]] = []
+        self.tasks: List[Tuple[asyncio.Task[Any], asyncio.Future[Any]]] = []
         self.live = 0  # generators suspended inside and tasks waiting inside their call
 
 
@@ -202,7 +201,7 @@ class World:
             for gen in entry.generators:
                 gen.close()
             entry.generators.clear()
-            for task, future in entry.tasks:
+            for _task, future in entry.tasks:
                 future.set_result("drained")
             self.run_loop()
             assert all(task.done() for task, _ in entry.tasks), "a call hangs"
@@ -237,7 +236,7 @@ def _generator(breaker: CircuitBreaker, entry: Entry) -> Any:
     return numbers
 
 
-async def _waiting(breaker: CircuitBreaker, entry: Entry, future: "asyncio.Future[Any]") -> Any:
+async def _waiting(breaker: CircuitBreaker, entry: Entry, future: asyncio.Future[Any]) -> Any:
     @breaker
     async def call() -> Any:
         entry.live += 1

@@ -7,10 +7,10 @@ JavaScript and Python.
 <State.CLOSED: 'closed'>
 """
 
-from ._types import Backoff, FailureRate, State, Stats
+from ._breaker import CircuitBreaker, Guard
 from ._errors import CallTimeoutError, CircuitOpenError, InvalidSnapshotError, TripgateError
 from ._native import CallEvent, Permit, StateChange
-from ._breaker import CircuitBreaker, Guard
+from ._types import Backoff, FailureRate, State, Stats
 
 __all__ = [
     "Backoff",
@@ -28,7 +28,8 @@ __all__ = [
     "TripgateError",
 ]
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 try:
     __version__ = _version("tripgate")

@@ -62,7 +62,7 @@ class CircuitBreaker(_native.Breaker):
     construction: assigning an attribute raises ``AttributeError``.
     """
 
-    __slots__ = ("_entered", "__weakref__")
+    __slots__ = ("__weakref__", "_entered")
 
     def __init__(
         self,
@@ -85,9 +85,7 @@ class CircuitBreaker(_native.Breaker):
     ) -> None:
         # The options were taken by the native __new__; this only sets up the
         # permits that `with breaker:` holds, per thread and per task.
-        self._entered: contextvars.ContextVar[Tuple[_native.Permit, ...]] = contextvars.ContextVar(
-            f"tripgate-entered-{id(self)}", default=()
-        )
+        self._entered: contextvars.ContextVar[Tuple[_native.Permit, ...]] = contextvars.ContextVar(f"tripgate-entered-{id(self)}", default=())
 
     # ---- state and stats -------------------------------------------------
 
@@ -230,7 +228,7 @@ class CircuitBreaker(_native.Breaker):
         return Guard(self)
 
     def __enter__(self) -> CircuitBreaker:
-        self._entered.set(self._entered.get() + (self._acquire(),))
+        self._entered.set((*self._entered.get(), self._acquire()))
         return self
 
     def __exit__(
@@ -303,7 +301,7 @@ def _is_coroutine_function(func: Callable[..., Any]) -> bool:
     """A coroutine function, or an object whose ``__call__`` is one."""
     if inspect.iscoroutinefunction(func):
         return True
-    call = getattr(type(func), "__call__", None)
+    call = type(func).__call__
     return not inspect.isfunction(func) and not inspect.ismethod(func) and inspect.iscoroutinefunction(call)
 
 

@@ -5,17 +5,17 @@ from typing import Any, Callable, Final, NoReturn, Optional
 from typing_extensions import disjoint_base, final
 
 __all__ = [
+    "CORE_VERSION",
+    "EVENTS",
+    "OPTION_NAMES",
+    "REASONS",
+    "SNAPSHOT_VERSION",
+    "STATES",
     "Breaker",
+    "CallEvent",
     "Guarded",
     "Permit",
     "StateChange",
-    "CallEvent",
-    "STATES",
-    "REASONS",
-    "EVENTS",
-    "OPTION_NAMES",
-    "SNAPSHOT_VERSION",
-    "CORE_VERSION",
 ]
 
 STATES: Final[list[str]]
