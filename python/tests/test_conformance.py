@@ -1,12 +1,17 @@
 """The Python runner of the language-neutral scenarios in tests/conformance/.
 
-Every scenario file on disk runs through the public API (the two-step
-``try_acquire`` with an injected clock, listeners for transitions and
-rejections, stats); the format is described in tests/conformance/README.md.
+Every scenario file on disk runs through the public API twice, with an
+injected clock, listeners for transitions and rejections, and stats: once
+with the two-step ``try_acquire``, and once with whole asyncio calls
+through ``call_async``, each permit of the scenario a call awaiting a future
+that the runner settles at the step that reports it (success resolves,
+failure raises ``ConnectionError``, release raises an excluded error). The
+format is described in tests/conformance/README.md.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import pathlib
@@ -14,7 +19,7 @@ from typing import Any, Dict, List
 
 import jsonschema
 import pytest
-from tripgate import CircuitBreaker, InvalidSnapshotError, Permit
+from tripgate import CircuitBreaker, CircuitOpenError, InvalidSnapshotError, Permit
 
 SCENARIOS = pathlib.Path(__file__).resolve().parents[2] / "tests" / "conformance" / "scenarios"
 FILES = sorted(SCENARIOS.glob("*.json"))
@@ -54,8 +59,15 @@ def matches(expected: Any, actual: Any) -> bool:
     return type(expected) is type(actual) and bool(expected == actual)
 
 
+class Released(Exception):
+    """What a call settled by a `release` step raises; the calls-mode breaker excludes it."""
+
+
 class Run:
-    def __init__(self, config: Dict[str, Any]) -> None:
+    def __init__(self, config: Dict[str, Any], calls: bool = False) -> None:
+        self.calls = calls
+        self.loop = asyncio.new_event_loop() if calls else None
+        self.futures: Dict[str, Any] = {}
         self.now = 0.0
         self.config = config
         self.transitions: List[Dict[str, Any]] = []
@@ -66,7 +78,37 @@ class Run:
         self.breaker = self.attach(CircuitBreaker(**self.options(config)))
 
     def options(self, config: Dict[str, Any]) -> Dict[str, Any]:
-        return {**seconds_options(config), "clock": lambda: self.now}
+        options = {**seconds_options(config), "clock": lambda: self.now}
+        return {**options, "exclude": (Released,)} if self.calls else options
+
+    def run_loop(self) -> None:
+        assert self.loop is not None
+        for _ in range(3):
+            self.loop.run_until_complete(asyncio.sleep(0))
+
+    def call(self, label: str) -> Dict[str, Any]:
+        """A whole call, admitted if its function starts; it waits for its report step."""
+        assert self.loop is not None
+        owner, heard = self.breaker, len(self.rejections)
+        trials_before = owner.stats().trials_in_flight
+        future: asyncio.Future[str] = self.loop.create_future()
+        started: List[bool] = []
+
+        async def work() -> str:
+            started.append(True)
+            return await future
+
+        task = self.loop.create_task(owner.call_async(work))
+        self.run_loop()
+        if not started:
+            assert task.done() and isinstance(task.exception(), CircuitOpenError), task
+            assert len(self.rejections) == heard + 1, "a rejection emitted no rejected event"
+            error = task.exception()
+            assert isinstance(error, CircuitOpenError)
+            return {"admitted": False, "state": error.state.value, "retry_after": ms(error.retry_after)}
+        self.futures[label] = (future, task)
+        self.owner[label] = owner
+        return {"admitted": True, "trial": owner.stats().trials_in_flight > trials_before}
 
     def attach(self, breaker: CircuitBreaker) -> CircuitBreaker:
         breaker.add_listener(
@@ -77,6 +119,8 @@ class Run:
         return breaker
 
     def acquire(self, label: str) -> Dict[str, Any]:
+        if self.calls:
+            return self.call(label)
         heard = len(self.rejections)
         permit = self.breaker.try_acquire()
         if permit is None:
@@ -89,9 +133,20 @@ class Run:
         return {"admitted": True, "trial": permit.is_trial}
 
     def report(self, op: str, label: str) -> Dict[str, Any]:
-        permit, owner = self.permits.pop(label), self.owner.pop(label)
+        owner = self.owner.pop(label)
         before = owner.stats()
-        getattr(permit, {"success": "success", "failure": "failure", "release": "release"}[op])()
+        if self.calls:
+            future, task = self.futures.pop(label)
+            if op == "success":
+                future.set_result("ok")
+            else:
+                future.set_exception(ConnectionError("failed by the scenario") if op == "failure" else Released())
+            self.run_loop()
+            assert task.done(), "a settled call still hangs"
+            assert (task.exception() is None) == (op == "success"), (op, task)
+        else:
+            permit = self.permits.pop(label)
+            getattr(permit, {"success": "success", "failure": "failure", "release": "release"}[op])()
         after = owner.stats()
         return {
             # A permit of a breaker that was replaced by a restore can change
@@ -170,11 +225,20 @@ def test_scenario(path: pathlib.Path) -> None:
             shown = repr(python_option_value(expected_error["option"], expected_error["value"]))
             assert shown in message, (shown, message)
     else:
-        run = Run(scenario["config"])
-        for index, step in enumerate(scenario["steps"]):
-            actual = run.step(step)
-            if "expect" in step:
-                assert matches(step["expect"], actual), f"step {index} ({step['op']}): expected {step['expect']}, got {actual}"
+        for calls in (False, True):
+            run = Run(scenario["config"], calls)
+            how = "call_async" if calls else "try_acquire"
+            try:
+                for index, step in enumerate(scenario["steps"]):
+                    actual = run.step(step)
+                    if "expect" in step:
+                        assert matches(step["expect"], actual), f"{how}: step {index} ({step['op']}): expected {step['expect']}, got {actual}"
+            finally:
+                if run.loop is not None:
+                    for future, _task in run.futures.values():
+                        future.cancel()
+                    run.run_loop()
+                    run.loop.close()
     RAN.append(path.stem)
 
 
