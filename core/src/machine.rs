@@ -592,10 +592,42 @@ impl Machine {
         self.last_transition_at = Some(now);
     }
 
-    /// Counts `permits` issued before a restore as released and abandoned.
-    pub(crate) fn abandon(&mut self, permits: u64) {
-        bump(&mut self.counters.released, permits);
-        bump(&mut self.counters.abandoned, permits);
+    /// Puts this new machine in the state `snapshot` describes (validated by
+    /// `Machine::restore` in snapshot.rs, which also
+    /// rebuilt its `window`), at `now`. The only place a restore changes a
+    /// machine.
+    pub(crate) fn resume(
+        &mut self,
+        snapshot: &crate::snapshot::Snapshot,
+        window: Option<RateWindow>,
+        unreported: u64,
+        now: u64,
+    ) {
+        let reset = self.settings.reset_timeout_nanos;
+        let ceiling = self
+            .settings
+            .backoff
+            .as_ref()
+            .map_or(reset, |b| b.max_reset_timeout_nanos);
+        self.window = window;
+        self.state = snapshot.state;
+        // A new generation, so that permits issued before the snapshot are stale.
+        self.generation = (snapshot.generation + 1).min(MAX_COUNT);
+        self.consecutive_failures = snapshot.consecutive_failures;
+        self.trial_successes = snapshot.trial_successes;
+        self.reopen_at = now.saturating_add(snapshot.open_remaining);
+        self.nominal_open_duration = snapshot.nominal_open_duration.clamp(reset, ceiling);
+        self.last_transition_at = snapshot
+            .last_transition_age
+            .map(|age| now.saturating_sub(age));
+        self.rng = SplitMix64::new(0);
+        self.rng.state = snapshot.rng_state;
+        self.counters = snapshot.counters.clone();
+        // The permits in flight when the snapshot was taken can never be
+        // reported to this machine: they are released, and named abandoned,
+        // so that in_flight counts only permits this machine issued.
+        bump(&mut self.counters.released, unreported);
+        bump(&mut self.counters.abandoned, unreported);
     }
 
     /// Starts a new generation. At [`MAX_COUNT`] (2^53 - 1 transitions, never

@@ -8,7 +8,6 @@ use core::fmt;
 
 use crate::config::{Config, ConfigError, WindowSettings};
 use crate::machine::{Counters, Machine, MAX_COUNT};
-use crate::rng::SplitMix64;
 use crate::state::State;
 use crate::window::{Bucket, BucketWindow, CallWindow, RateWindow, BUCKETS};
 
@@ -216,7 +215,7 @@ impl Machine {
                 "is not a snapshot version this build reads (1 or 2)",
             ));
         }
-        machine.window = restore_window(
+        let window = restore_window(
             machine.settings.failure_rate.as_ref().map(|r| r.window),
             snapshot.window.as_ref(),
             now,
@@ -262,29 +261,7 @@ impl Machine {
                 "is more than the permits released",
             ));
         }
-        let reset = machine.settings.reset_timeout_nanos;
-        let ceiling = machine
-            .settings
-            .backoff
-            .as_ref()
-            .map_or(reset, |b| b.max_reset_timeout_nanos);
-        machine.state = snapshot.state;
-        // A new generation, so that permits issued before the snapshot are stale.
-        machine.generation = (snapshot.generation + 1).min(MAX_COUNT);
-        machine.consecutive_failures = snapshot.consecutive_failures;
-        machine.trial_successes = snapshot.trial_successes;
-        machine.reopen_at = now.saturating_add(snapshot.open_remaining);
-        machine.nominal_open_duration = snapshot.nominal_open_duration.clamp(reset, ceiling);
-        machine.last_transition_at = snapshot
-            .last_transition_age
-            .map(|age| now.saturating_sub(age));
-        machine.rng = SplitMix64::new(0);
-        machine.rng.state = snapshot.rng_state;
-        // The permits in flight when the snapshot was taken can never be
-        // reported to this machine: they are released, and named abandoned,
-        // so that in_flight counts only permits this machine issued.
-        machine.counters = snapshot.counters.clone();
-        machine.abandon(unreported);
+        machine.resume(snapshot, window, unreported, now);
         Ok(machine)
     }
 }
