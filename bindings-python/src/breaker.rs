@@ -3,76 +3,29 @@
 //! every state decision is the machine's. The mutex is never held while
 //! Python code runs (the protected call, a clock, a listener, a predicate).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError};
+use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::sync::GILOnceCell;
-use pyo3::types::{PyDict, PyString, PyTuple, PyType};
+use pyo3::types::{PyDict, PyString, PyTuple};
 use pyo3::PyTraverseError;
 use tripgate_core::{
     Config, Decision, Machine, Permit, Rejection, RestoreError, Snapshot, Transition, Window,
 };
 
 use crate::clock::{seconds, TimeSource};
+use crate::errors::{error_types, log_caught, log_predicate_error};
 use crate::events::{CallEvent, Event, Listeners};
 use crate::options::{self, BindingOptions};
+use crate::permit::PermitHandle;
 
 /// How a finished call counts.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+pub(crate) enum Outcome {
     Success,
     Failure,
     Released,
-}
-
-struct ErrorTypes {
-    circuit_open: Py<PyType>,
-    call_timeout: Py<PyType>,
-    invalid_snapshot: Py<PyType>,
-}
-
-static ERROR_TYPES: GILOnceCell<ErrorTypes> = GILOnceCell::new();
-
-fn error_types(py: Python<'_>) -> PyResult<&ErrorTypes> {
-    ERROR_TYPES.get_or_try_init(py, || {
-        let module = py.import("tripgate._errors")?;
-        let get = |name: &str| -> PyResult<Py<PyType>> {
-            Ok(module.getattr(name)?.downcast_into::<PyType>()?.unbind())
-        };
-        Ok(ErrorTypes {
-            circuit_open: get("CircuitOpenError")?,
-            call_timeout: get("CallTimeoutError")?,
-            invalid_snapshot: get("InvalidSnapshotError")?,
-        })
-    })
-}
-
-/// Logs an error the breaker caught rather than hand to a caller (a
-/// predicate's, a clock's while an outcome was reported) on the `tripgate`
-/// logger: "tripgate: {what} raised; {consequence}".
-fn log_caught(py: Python<'_>, what: &str, consequence: &str, err: PyErr) {
-    let logged = py.import("logging").and_then(|logging| {
-        let kwargs = PyDict::new(py);
-        kwargs.set_item("exc_info", err.value(py))?;
-        logging
-            .call_method1("getLogger", ("tripgate",))?
-            .call_method(
-                "error",
-                ("tripgate: %s raised; %s", what, consequence),
-                Some(&kwargs),
-            )?;
-        Ok(())
-    });
-    if logged.is_err() {
-        err.print(py);
-    }
-}
-
-fn log_predicate_error(py: Python<'_>, option: &str, err: PyErr) {
-    log_caught(py, option, "the call counts as a failure", err);
 }
 
 /// Asks a user predicate whether `value` makes the call a failure: a true
@@ -102,7 +55,7 @@ pub struct Breaker {
     config: Config,
     time: TimeSource,
     name: Option<Py<PyString>>,
-    call_timeout: Option<u64>,
+    pub(crate) call_timeout: Option<u64>,
     is_failure: Option<Py<PyAny>>,
     is_result_failure: Option<Py<PyAny>>,
     exclude: Option<Py<PyTuple>>,
@@ -122,7 +75,7 @@ enum Reading {
 
 /// What `acquire` hands to the code that makes the call.
 pub struct Admission {
-    raw: (u64, u64, u64),
+    pub(crate) raw: (u64, u64, u64),
     /// When the call started, read only where something measures it.
     started: Option<u64>,
 }
@@ -139,7 +92,7 @@ impl Admission {
 }
 
 impl Breaker {
-    fn lock(&self) -> MutexGuard<'_, Machine> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Machine> {
         // The machine never panics; a poisoned lock still guards a consistent machine.
         self.machine.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -288,7 +241,7 @@ impl Breaker {
             .map_err(|r| self.circuit_open_error(py, r))
     }
 
-    fn classify_error(&self, py: Python<'_>, error: &Bound<'_, PyAny>) -> Outcome {
+    pub(crate) fn classify_error(&self, py: Python<'_>, error: &Bound<'_, PyAny>) -> Outcome {
         // CancelledError, KeyboardInterrupt, SystemExit and GeneratorExit are
         // not failures of the dependency.
         if !error.is_instance_of::<PyException>() {
@@ -305,7 +258,7 @@ impl Breaker {
         }
     }
 
-    fn classify_result(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> Outcome {
+    pub(crate) fn classify_result(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> Outcome {
         match &self.is_result_failure {
             None => Outcome::Success,
             Some(predicate) => ask(py, "is_result_failure", predicate, value, Outcome::Success),
@@ -315,7 +268,7 @@ impl Breaker {
     /// Reports a call's outcome. A call held longer than `call_timeout`
     /// counts as a failure (`timed_out` says the caller already enforced it).
     /// It cannot fail: the outcome is recorded whatever the clock does.
-    fn settle(
+    pub(crate) fn settle(
         &self,
         py: Python<'_>,
         admission: &Admission,
@@ -552,7 +505,7 @@ impl Breaker {
     }
 
     #[getter]
-    fn name(&self, py: Python<'_>) -> Option<Py<PyString>> {
+    pub(crate) fn name(&self, py: Python<'_>) -> Option<Py<PyString>> {
         self.name.as_ref().map(|n| n.clone_ref(py))
     }
 
@@ -744,209 +697,5 @@ impl Breaker {
             exclude: binding.exclude,
             listeners: Listeners::default(),
         })
-    }
-}
-
-/// A function guarded by a breaker: what `@breaker` returns for a sync
-/// function (through `tripgate._breaker.GuardedFunction`, a Python subclass
-/// whose instance dict the collector sees, for `functools.update_wrapper`).
-/// Calling it makes the call through the breaker.
-#[pyclass(module = "tripgate._native", frozen, subclass)]
-pub struct Guarded {
-    breaker: Py<Breaker>,
-    func: Py<PyAny>,
-}
-
-#[pymethods]
-impl Guarded {
-    #[new]
-    fn new(breaker: Py<Breaker>, func: Py<PyAny>) -> Self {
-        Guarded { breaker, func }
-    }
-
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.breaker)?;
-        visit.call(&self.func)
-    }
-
-    #[pyo3(signature = (*args, **kwargs))]
-    fn __call__(
-        &self,
-        py: Python<'_>,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<PyObject> {
-        self.breaker
-            .get()
-            .guarded_call(py, self.func.bind(py), args, kwargs)
-    }
-
-    /// Binds like a function when used as a method.
-    fn __get__(
-        slf: Bound<'_, Self>,
-        instance: Option<Bound<'_, PyAny>>,
-        owner: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<PyObject> {
-        let _ = owner;
-        let py = slf.py();
-        match instance.filter(|i| !i.is_none()) {
-            None => Ok(slf.into_any().unbind()),
-            Some(instance) => Ok(py
-                .import("types")?
-                .getattr("MethodType")?
-                .call1((slf, instance))?
-                .unbind()),
-        }
-    }
-
-    #[getter]
-    fn breaker(&self, py: Python<'_>) -> Py<Breaker> {
-        self.breaker.clone_ref(py)
-    }
-}
-
-/// The right to make one call: report it once with `success()`,
-/// `failure()` or `release()`, or use it as a context manager. A permit
-/// dropped unreported is released.
-#[pyclass(module = "tripgate._native", name = "Permit", frozen)]
-pub struct PermitHandle {
-    breaker: Py<Breaker>,
-    admission: Admission,
-    settled: AtomicBool,
-}
-
-impl PermitHandle {
-    fn new(breaker: Py<Breaker>, admission: Admission) -> Self {
-        PermitHandle {
-            breaker,
-            admission,
-            settled: AtomicBool::new(false),
-        }
-    }
-
-    /// Marks the permit reported; false if it already was.
-    fn take(&self) -> bool {
-        !self.settled.swap(true, Ordering::AcqRel)
-    }
-
-    fn report(
-        &self,
-        py: Python<'_>,
-        outcome: Outcome,
-        error: Option<&Bound<'_, PyAny>>,
-        timed_out: bool,
-    ) -> PyResult<()> {
-        if !self.take() {
-            return Err(PyRuntimeError::new_err("this permit was already reported"));
-        }
-        self.breaker
-            .get()
-            .settle(py, &self.admission, outcome, error, timed_out);
-        Ok(())
-    }
-}
-
-#[pymethods]
-impl PermitHandle {
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.breaker)
-    }
-
-    /// Whether this is a half-open trial.
-    #[getter]
-    fn is_trial(&self) -> bool {
-        self.admission.raw.2 != 0
-    }
-
-    /// The call succeeded.
-    fn success(&self, py: Python<'_>) -> PyResult<()> {
-        self.report(py, Outcome::Success, None, false)
-    }
-
-    /// The call failed.
-    fn failure(&self, py: Python<'_>) -> PyResult<()> {
-        self.report(py, Outcome::Failure, None, false)
-    }
-
-    /// The call is not counted.
-    fn release(&self, py: Python<'_>) -> PyResult<()> {
-        self.report(py, Outcome::Released, None, false)
-    }
-
-    /// Reports a returned value, classified by `is_result_failure`.
-    fn _settle_result(&self, py: Python<'_>, value: Bound<'_, PyAny>) -> PyResult<()> {
-        let outcome = self.breaker.get().classify_result(py, &value);
-        self.report(py, outcome, None, false)
-    }
-
-    /// Reports a raised exception, classified by `exclude` and `is_failure`.
-    fn _settle_exception(&self, py: Python<'_>, error: Bound<'_, PyAny>) -> PyResult<()> {
-        let outcome = self.breaker.get().classify_error(py, &error);
-        self.report(py, outcome, Some(&error), false)
-    }
-
-    /// Reports a call that the caller abandoned after `call_timeout`.
-    fn _settle_timeout(&self, py: Python<'_>, error: Bound<'_, PyAny>) -> PyResult<()> {
-        self.report(py, Outcome::Failure, Some(&error), true)
-    }
-
-    /// A `CallTimeoutError` for this breaker.
-    fn _timeout_error(&self, py: Python<'_>) -> PyResult<PyObject> {
-        let breaker = self.breaker.get();
-        let timeout = breaker.call_timeout.map(seconds);
-        Ok(error_types(py)?
-            .call_timeout
-            .bind(py)
-            .call1((timeout, breaker.name(py)))?
-            .unbind())
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    /// Success without an exception; with one, it is classified. Does not
-    /// suppress the exception. A permit already reported is left as it is.
-    #[pyo3(signature = (_exc_type=None, exc=None, _traceback=None))]
-    fn __exit__(
-        &self,
-        py: Python<'_>,
-        _exc_type: Option<Bound<'_, PyAny>>,
-        exc: Option<Bound<'_, PyAny>>,
-        _traceback: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<bool> {
-        if self.settled.load(Ordering::Acquire) {
-            return Ok(false);
-        }
-        match exc.filter(|e| !e.is_none()) {
-            None => self.report(py, Outcome::Success, None, false)?,
-            Some(error) => {
-                let outcome = self.breaker.get().classify_error(py, &error);
-                self.report(py, outcome, Some(&error), false)?
-            }
-        }
-        Ok(false)
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "<Permit generation={} trial={} reported={}>",
-            self.admission.raw.0,
-            self.admission.raw.2 != 0,
-            self.settled.load(Ordering::Acquire)
-        )
-    }
-}
-
-impl Drop for PermitHandle {
-    fn drop(&mut self) {
-        if self.take() {
-            // Dropped unreported: release it, at the latest time the machine
-            // has seen (no clock may be called from a destructor).
-            let (generation, acquired_at, trial) = self.admission.raw;
-            let mut machine = self.breaker.get().lock();
-            let now = machine.latest_time();
-            machine.release(Permit::from_raw(generation, acquired_at, trial), now);
-        }
     }
 }

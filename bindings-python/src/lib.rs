@@ -3,16 +3,19 @@
 
 mod breaker;
 mod clock;
+mod errors;
 mod events;
+mod guarded;
 mod options;
+mod permit;
 
 use pyo3::prelude::*;
 
 #[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<breaker::Breaker>()?;
-    m.add_class::<breaker::Guarded>()?;
-    m.add_class::<breaker::PermitHandle>()?;
+    m.add_class::<guarded::Guarded>()?;
+    m.add_class::<permit::PermitHandle>()?;
     m.add_class::<events::StateChange>()?;
     m.add_class::<events::CallEvent>()?;
     let states: Vec<&str> = tripgate_core::State::ALL.iter().map(|s| s.name()).collect();

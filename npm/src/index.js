@@ -4,8 +4,13 @@
 
 import { WasmBreaker, initSync, limits, names, problem } from "../wasm/tripgate_wasm.js";
 import { wasmBytes } from "../wasm/bytes.js";
-import { camel, machineOptions, optionError, show } from "./options.js";
+import { CircuitOpenError, CallTimeoutError, InvalidSnapshotError, TripgateError, disposedError, outOfMemoryAsRangeError } from "./errors.js";
+import { callOptionsProblem, checkedReading, defaultClock, isAbortError, randomSeed } from "./inputs.js";
+import { camel, machineOptions, optionError } from "./options.js";
+import { CallContext, Permit } from "./permit.js";
 import { snapshotObject, snapshotRecord } from "./snapshot.js";
+
+export { CallTimeoutError, CircuitOpenError, InvalidSnapshotError, Permit, TripgateError };
 
 // Instantiated synchronously from embedded bytes, so no init step, no fetch
 // and no top-level await: the same file works in Node (import and require),
@@ -66,117 +71,8 @@ const TRANSITIONED = 4;
 const NEEDS_CLOCK = 8;
 const QUIET_SUCCESS = 16;
 
-/** What `fn` receives from execute(): the signal is created only if read. */
-class CallContext {
-  #controller;
-
-  get signal() {
-    this.#controller ??= new AbortController();
-    return this.#controller.signal;
-  }
-}
-
-/** Base of tripgate's errors: each has a stable `code`. */
-export class TripgateError extends Error {
-  constructor(message, code, name = "TripgateError") {
-    super(message);
-    // Set explicitly: minifiers rename classes.
-    this.name = name;
-    this.code = code;
-  }
-}
-
-/** The breaker rejected the call; it was not made. */
-export class CircuitOpenError extends TripgateError {
-  constructor(state, retryAfter, breakerName) {
-    const who = breakerName ? `circuit breaker "${breakerName}"` : "circuit breaker";
-    const why =
-      retryAfter !== null
-        ? `is ${state}; retry after ${retryAfter.toFixed(1)} ms`
-        : state === "half_open"
-          ? "is half_open and every trial slot is taken"
-          : `is ${state}`;
-    super(`${who} ${why}`, "circuit_open", "CircuitOpenError");
-    /** The state that rejected the call. */
-    this.state = state;
-    /** Milliseconds until a trial call will be admitted, or null. */
-    this.retryAfter = retryAfter;
-    /** The breaker's name, if it has one. */
-    this.breakerName = breakerName;
-  }
-}
-
-/** The call ran longer than `callTimeout`; its signal was aborted. */
-export class CallTimeoutError extends TripgateError {
-  constructor(timeout, breakerName) {
-    super(`call${breakerName ? ` through circuit breaker "${breakerName}"` : ""} timed out after ${timeout} ms`, "call_timeout", "CallTimeoutError");
-    this.timeout = timeout;
-    this.breakerName = breakerName;
-  }
-}
-
-/** `CircuitBreaker.restore` was given a snapshot it cannot restore. */
-export class InvalidSnapshotError extends TripgateError {
-  constructor(message, field) {
-    super(message, "invalid_snapshot", "InvalidSnapshotError");
-    this.field = field;
-  }
-}
-
-const defaultClock = typeof performance !== "undefined" ? () => performance.now() : () => Date.now();
-
-// 2^64 nanoseconds in milliseconds: the machine's time is a u64 of nanoseconds.
-const CLOCK_LIMIT_MS = 2 ** 64 / 1e6;
-
-/**
- * A clock reading, checked: a reading that is not a finite number of
- * milliseconds from 0 up to 2^64 ns is the clock's error (docs/semantics.md,
- * "What the bindings promise"), never the machine's time.
- */
-function checkedReading(reading) {
-  if (typeof reading !== "number") {
-    throw new TypeError(`clock must return a number of milliseconds, got ${show(reading)}`);
-  }
-  if (!(reading >= 0 && reading < CLOCK_LIMIT_MS)) {
-    throw new RangeError(`clock must return a finite number of milliseconds from 0 to 2^64 ns, got ${show(reading)}`);
-  }
-  return reading;
-}
-
 // How #caught names what threw, where it is not a listener.
 const SOURCES = { clock: "the clock", isFailure: "isFailure", isResultFailure: "isResultFailure" };
-
-/**
- * Runs `f`, a call into the module that allocates. The module traps when
- * its memory (at most 4 GiB) is exhausted; that becomes a RangeError, and
- * the module stays usable for the breakers it holds. Count windows take
- * their memory when made (a window too large for what is left is the
- * core's range error of failureRate.windowCalls), so what allocates later
- * is small: stats, snapshots, and a breaker's first transitions and trials.
- */
-function outOfMemoryAsRangeError(f) {
-  try {
-    return f();
-  } catch (error) {
-    if (error instanceof WebAssembly.RuntimeError) {
-      throw new RangeError("out of WebAssembly memory: dispose() breakers that are no longer used", { cause: error });
-    }
-    throw error;
-  }
-}
-
-/** Error of an operation on a breaker after dispose(). */
-function disposedError() {
-  return new TripgateError("this CircuitBreaker was disposed", "disposed");
-}
-
-function randomSeed() {
-  return Math.floor(Math.random() * 2 ** 32) * 2 ** 21 + Math.floor(Math.random() * 2 ** 21);
-}
-
-function isAbortError(error) {
-  return error !== null && typeof error === "object" && error.name === "AbortError";
-}
 
 let restoring = null;
 
@@ -734,77 +630,4 @@ export class CircuitBreaker {
 if (Symbol.dispose === undefined) {
   // Node 18/20 lack Symbol.dispose; `using` is unavailable there anyway.
   delete CircuitBreaker.prototype[Symbol.dispose];
-}
-
-const CALL_OPTIONS = ["signal"];
-
-/** What is wrong with execute()'s options, as the error to reject with, or undefined. */
-function callOptionsProblem(options) {
-  if (options === null || typeof options !== "object") {
-    return new TypeError(`execute options must be an object, got ${show(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!CALL_OPTIONS.includes(key)) {
-      return new TypeError(`execute has no option ${JSON.stringify(key)}; valid options: ${CALL_OPTIONS.join(", ")}`);
-    }
-  }
-  const signal = options.signal;
-  if (signal !== undefined && !isAbortSignal(signal)) {
-    return new TypeError(`signal must be an AbortSignal, got ${show(signal)}`);
-  }
-  return undefined;
-}
-
-function isAbortSignal(value) {
-  if (typeof AbortSignal === "function" && value instanceof AbortSignal) {
-    return true;
-  }
-  // An AbortSignal from another realm or polyfill: what execute() uses of it.
-  return (
-    value !== null &&
-    typeof value === "object" &&
-    typeof value.aborted === "boolean" &&
-    typeof value.addEventListener === "function" &&
-    typeof value.removeEventListener === "function"
-  );
-}
-
-/** A permit from tryAcquire(): report it once. */
-export class Permit {
-  #raw;
-  #report;
-  #done = false;
-
-  constructor(raw, report) {
-    this.#raw = raw;
-    this.#report = report;
-  }
-
-  /** Whether this is a half-open trial call. */
-  get isTrial() {
-    return this.#raw.trial !== 0;
-  }
-
-  #settle(outcome) {
-    if (this.#done) {
-      throw new TypeError("this permit was already reported");
-    }
-    this.#done = true;
-    this.#report(this.#raw, outcome);
-  }
-
-  /** The call succeeded. */
-  success() {
-    this.#settle("success");
-  }
-
-  /** The call failed. */
-  failure() {
-    this.#settle("failure");
-  }
-
-  /** The call is not counted (cancelled, or an error that does not count). */
-  release() {
-    this.#settle("release");
-  }
 }

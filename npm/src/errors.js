@@ -1,0 +1,74 @@
+// tripgate's errors: each a TripgateError with a stable `code` shared with
+// the other languages (docs/semantics.md, "What the bindings own"), and the
+// conversion of a trap from exhausted WebAssembly memory.
+
+/** Base of tripgate's errors: each has a stable `code`. */
+export class TripgateError extends Error {
+  constructor(message, code, name = "TripgateError") {
+    super(message);
+    // Set explicitly: minifiers rename classes.
+    this.name = name;
+    this.code = code;
+  }
+}
+
+/** The breaker rejected the call; it was not made. */
+export class CircuitOpenError extends TripgateError {
+  constructor(state, retryAfter, breakerName) {
+    const who = breakerName ? `circuit breaker "${breakerName}"` : "circuit breaker";
+    const why =
+      retryAfter !== null
+        ? `is ${state}; retry after ${retryAfter.toFixed(1)} ms`
+        : state === "half_open"
+          ? "is half_open and every trial slot is taken"
+          : `is ${state}`;
+    super(`${who} ${why}`, "circuit_open", "CircuitOpenError");
+    /** The state that rejected the call. */
+    this.state = state;
+    /** Milliseconds until a trial call will be admitted, or null. */
+    this.retryAfter = retryAfter;
+    /** The breaker's name, if it has one. */
+    this.breakerName = breakerName;
+  }
+}
+
+/** The call ran longer than `callTimeout`; its signal was aborted. */
+export class CallTimeoutError extends TripgateError {
+  constructor(timeout, breakerName) {
+    super(`call${breakerName ? ` through circuit breaker "${breakerName}"` : ""} timed out after ${timeout} ms`, "call_timeout", "CallTimeoutError");
+    this.timeout = timeout;
+    this.breakerName = breakerName;
+  }
+}
+
+/** `CircuitBreaker.restore` was given a snapshot it cannot restore. */
+export class InvalidSnapshotError extends TripgateError {
+  constructor(message, field) {
+    super(message, "invalid_snapshot", "InvalidSnapshotError");
+    this.field = field;
+  }
+}
+
+/** Error of an operation on a breaker after dispose(). */
+export function disposedError() {
+  return new TripgateError("this CircuitBreaker was disposed", "disposed");
+}
+
+/**
+ * Runs `f`, a call into the module that allocates. The module traps when
+ * its memory (at most 4 GiB) is exhausted; that becomes a RangeError, and
+ * the module stays usable for the breakers it holds. Count windows take
+ * their memory when made (a window too large for what is left is the
+ * core's range error of failureRate.windowCalls), so what allocates later
+ * is small: stats, snapshots, and a breaker's first transitions and trials.
+ */
+export function outOfMemoryAsRangeError(f) {
+  try {
+    return f();
+  } catch (error) {
+    if (error instanceof WebAssembly.RuntimeError) {
+      throw new RangeError("out of WebAssembly memory: dispose() breakers that are no longer used", { cause: error });
+    }
+    throw error;
+  }
+}
