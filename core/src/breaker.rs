@@ -101,8 +101,8 @@ pub enum Outcome {
     Success,
     /// A failure.
     Failure,
-    /// Neither: the permit is released.
-    Ignored,
+    /// Neither: the permit is released (the name every language uses).
+    Released,
 }
 
 /// The error of a call made through a [`CircuitBreaker`].
@@ -581,7 +581,7 @@ impl<C: Clock> PermitGuard<'_, C> {
 
     /// The call is not counted.
     pub fn release(self) {
-        self.report(Outcome::Ignored)
+        self.report(Outcome::Released)
     }
 
     fn report(mut self, outcome: Outcome) {
@@ -592,7 +592,7 @@ impl<C: Clock> PermitGuard<'_, C> {
             self.breaker.with_machine_at(read, |m, now| match outcome {
                 Outcome::Success => m.on_success(permit, now),
                 Outcome::Failure => m.on_failure(permit, now),
-                Outcome::Ignored => m.release(permit, now),
+                Outcome::Released => m.release(permit, now),
             });
         }
     }

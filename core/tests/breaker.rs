@@ -184,7 +184,7 @@ fn call_with_classifies_outcomes() {
     )
     .unwrap();
     let not_found: Result<(), CallError<&str>> =
-        breaker.call_with(|| Err("not found"), |_| Outcome::Ignored);
+        breaker.call_with(|| Err("not found"), |_| Outcome::Released);
     assert_eq!(not_found, Err(CallError::Failed("not found")));
     assert_eq!(breaker.state(), State::Closed);
     assert_eq!(breaker.stats().released, 1);
