@@ -16,8 +16,9 @@ use tripgate_core::Transition;
 
 use crate::clock::seconds;
 
-/// The event names, in the order of `Listeners::by_event`.
-pub const EVENTS: [&str; 5] = ["state_change", "success", "failure", "rejected", "timeout"];
+/// The event names, in the order of `Listeners::by_event`: the kit's, less
+/// `error` (Python reports caught errors on the `tripgate` logger).
+pub const EVENTS: &[&str] = tripgate_core::binding::EVENTS.split_at(5).0;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Event {

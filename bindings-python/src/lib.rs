@@ -27,6 +27,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("REASONS", reasons)?;
     m.add("EVENTS", events::EVENTS.to_vec())?;
     m.add("OPTION_NAMES", tripgate_core::config::OPTION_NAMES.to_vec())?;
+    m.add(
+        "STATS_FIELDS",
+        tripgate_core::binding::STATS_FIELDS.to_vec(),
+    )?;
+    m.add("ERROR_CODES", tripgate_core::binding::ERROR_CODES.to_vec())?;
     m.add("SNAPSHOT_VERSION", tripgate_core::SNAPSHOT_VERSION)?;
     m.add("CORE_VERSION", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -22,7 +22,7 @@ mod record;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
-use tripgate_core::config::{convert, OPTION_NAMES};
+use tripgate_core::config::convert;
 use tripgate_core::{Decision, Machine, Permit, Reason, Report, RestoreError, State, Stats};
 use wasm_bindgen::prelude::*;
 
@@ -68,11 +68,6 @@ fn reason_index(reason: Reason) -> u32 {
     Reason::ALL.iter().position(|r| *r == reason).unwrap_or(0) as u32
 }
 
-/// `names` joined with commas.
-fn joined(names: impl Iterator<Item = &'static str>) -> String {
-    names.collect::<Vec<_>>().join(",")
-}
-
 /// The machine for the options (and snapshot record, when restoring), or
 /// the problem: `option<TAB>name<TAB>requirement` or
 /// `snapshot<TAB>field<TAB>problem`.
@@ -114,18 +109,6 @@ pub fn limits() -> Vec<f64> {
         f64::from(tripgate_core::config::WINDOW_BUCKETS),
         f64::from(tripgate_core::config::MAX_WINDOW_CALLS),
     ])
-}
-
-/// The names JS needs, one comma-separated list per line: states (in index
-/// order), reasons (in index order), option names (in slot order).
-#[wasm_bindgen]
-pub fn names() -> String {
-    let lists = [
-        joined(State::ALL.iter().map(|s| s.name())),
-        joined(Reason::ALL.iter().map(|r| r.name())),
-        joined(OPTION_NAMES.iter().copied()),
-    ];
-    lists.join("\n")
 }
 
 /// The machine behind a JS `CircuitBreaker`.
@@ -281,34 +264,12 @@ impl WasmBreaker {
             .map_or(f64::NAN, millis_of)
     }
 
-    /// The stats as numbers in `STATS_FIELDS` order (npm/src/index.js):
-    /// state index, then counters, then NaN for an absent optional figure;
-    /// times in milliseconds.
+    /// The stats as numbers in the kit's `STATS_FIELDS` order
+    /// (`Stats::field_values`), times in milliseconds; JS names them from
+    /// npm/src/generated.js.
     pub fn stats(&mut self, now: f64) -> Vec<f64> {
-        let s: Stats = self.machine.stats(nanos(now));
-        let optional = |v: Option<f64>| v.unwrap_or(f64::NAN);
-        [
-            f64::from(state_index(s.state)),
-            s.generation as f64,
-            s.admitted as f64,
-            s.successes as f64,
-            s.failures as f64,
-            s.slow_calls as f64,
-            s.rejections as f64,
-            s.released as f64,
-            s.stale_outcomes as f64,
-            s.trial_timeouts as f64,
-            s.abandoned as f64,
-            f64::from(s.consecutive_failures),
-            f64::from(s.window_calls),
-            f64::from(s.window_failures),
-            optional(s.failure_rate),
-            f64::from(s.trials_in_flight),
-            s.in_flight() as f64,
-            optional(s.last_transition_at.map(millis)),
-            optional(s.retry_after.map(millis_of)),
-        ]
-        .to_vec()
+        let stats: Stats = self.machine.stats(nanos(now));
+        Vec::from(stats.field_values(convert::NANOS_PER_MILLI))
     }
 
     #[wasm_bindgen(js_name = forceOpen)]

@@ -51,6 +51,7 @@ extern crate alloc;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+pub mod binding;
 #[cfg(feature = "std")]
 mod breaker;
 pub mod config;

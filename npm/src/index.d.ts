@@ -111,7 +111,8 @@ export interface Rejection {
 }
 
 export interface TimeoutEvent {
-  duration: number;
+  /** null when the clock failed while the call was being timed. */
+  duration: number | null;
   error: CallTimeoutError;
 }
 

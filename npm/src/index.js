@@ -2,12 +2,13 @@
 // machine (bindings-wasm/). This layer converts names, times and errors,
 // makes the calls and fires events; every state decision is the machine's.
 
-import { WasmBreaker, initSync, limits, names, problem } from "../wasm/tripgate_wasm.js";
+import { WasmBreaker, initSync, limits, problem } from "../wasm/tripgate_wasm.js";
 import { wasmBytes } from "../wasm/bytes.js";
 import { CircuitOpenError, CallTimeoutError, InvalidSnapshotError, TripgateError, disposedError, outOfMemoryAsRangeError } from "./errors.js";
 import { callOptionsProblem, checkedReading, defaultClock, isAbortError, randomSeed } from "./inputs.js";
 import { camel, machineOptions, optionError } from "./options.js";
 import { CallContext, Permit } from "./permit.js";
+import { EVENTS as EVENT_NAMES, OPTION_NAMES as OPTION_SLOTS, REASON_NAMES, STATE_NAMES, STATS_FIELDS as STATS_FIELD_NAMES } from "./generated.js";
 import { snapshotObject, snapshotRecord } from "./snapshot.js";
 
 export { CallTimeoutError, CircuitOpenError, InvalidSnapshotError, Permit, TripgateError };
@@ -22,47 +23,23 @@ export function wasmMemoryBytes() {
   return wasm.memory.buffer.byteLength;
 }
 
-// The machine's names, in the order its indexes refer to them.
-const [stateNames, reasonNames, optionNames] = names()
-  .split("\n")
-  .map((line) => line.split(","));
 // The most buckets and outcomes a snapshot's window can hold.
 const WINDOW_LIMITS = limits();
 // Options cross as numbers, each in the slot of its name's index.
-const SLOTS = optionNames;
+const SLOTS = OPTION_SLOTS;
 const SEED_SLOT = SLOTS.indexOf("seed");
 
 /** The state names, in the order the machine indexes them. */
-export const STATES = Object.freeze(stateNames);
+export const STATES = Object.freeze(STATE_NAMES);
 /** The transition reasons. */
-export const REASONS = Object.freeze(reasonNames);
+export const REASONS = Object.freeze(REASON_NAMES);
 /** Every option a configuration error can name. */
-export const OPTION_NAMES = Object.freeze(optionNames.map(camel));
+export const OPTION_NAMES = Object.freeze(OPTION_SLOTS.map(camel));
 
 // The figures of WasmBreaker.stats(), in order; NaN stands for null.
-const STATS_FIELDS = [
-  "state",
-  "generation",
-  "admitted",
-  "successes",
-  "failures",
-  "slowCalls",
-  "rejections",
-  "released",
-  "staleOutcomes",
-  "trialTimeouts",
-  "abandoned",
-  "consecutiveFailures",
-  "windowCalls",
-  "windowFailures",
-  "failureRate",
-  "trialsInFlight",
-  "inFlight",
-  "lastTransitionAt",
-  "retryAfter",
-];
+const STATS_FIELDS = STATS_FIELD_NAMES.map(camel);
 /** The events `on()` accepts. */
-export const EVENTS = Object.freeze(["stateChange", "success", "failure", "rejected", "timeout", "error"]);
+export const EVENTS = Object.freeze(EVENT_NAMES.map(camel));
 
 // Report flags from the wasm machine.
 const STALE = 1;
@@ -123,7 +100,7 @@ export class CircuitBreaker {
     this.#wasm = outOfMemoryAsRangeError(() => WasmBreaker.create(values, mask, snapshot, now));
     if (this.#wasm === undefined) {
       const [kind, name, text] = outOfMemoryAsRangeError(() => problem(values, mask, snapshot, now)).split("\t");
-      throw kind === "snapshot" ? new InvalidSnapshotError(`invalid snapshot: ${name} ${text}`, name) : optionError(name, text, numbers, optionNames);
+      throw kind === "snapshot" ? new InvalidSnapshotError(`invalid snapshot: ${name} ${text}`, name) : optionError(name, text, numbers, OPTION_SLOTS);
     }
     this.#clock = clock;
     this.#isFailure = given.isFailure;

@@ -1,9 +1,10 @@
 // Behaviour of the JS API: what counts, timeouts, aborts, concurrency,
 // listeners, disposal and option errors.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { CallTimeoutError, CircuitBreaker, CircuitOpenError, OPTION_NAMES, REASONS, STATES, TripgateError } from "../dist/index.js";
+import { CallTimeoutError, CircuitBreaker, CircuitOpenError, EVENTS, OPTION_NAMES, REASONS, STATES, TripgateError } from "../dist/index.js";
 
 function manualClock() {
   const clock = () => clock.now;
@@ -278,6 +279,18 @@ test("option errors name the option in JS spelling and show the value as given",
       message,
     );
   }
+});
+
+test("the typings list every stats field and event the core has (npm/src/generated.js)", async () => {
+  const generated = await import("../src/generated.js");
+  const typings = readFileSync(new URL("../src/index.d.ts", import.meta.url), "utf8");
+  const block = (name) => typings.match(new RegExp(`export (?:interface|type) ${name} [^{]*\\{([^}]*)\\}`))[1];
+  const keys = (body) => [...body.matchAll(/^\s*(\w+)\??:/gm)].map((m) => m[1]);
+  const camel = (name) => name.replace(/_(\w)/g, (_, c) => c.toUpperCase());
+  assert.deepEqual(keys(block("Stats")), generated.STATS_FIELDS.map(camel));
+  assert.deepEqual(Object.keys(new CircuitBreaker().stats()), generated.STATS_FIELDS.map(camel));
+  assert.deepEqual(keys(block("EventMap")).sort(), generated.EVENTS.map(camel).sort());
+  assert.deepEqual(EVENTS, generated.EVENTS.map(camel));
 });
 
 test("the exported names match the core's", () => {

@@ -567,6 +567,23 @@ def test_states_and_events_match_the_core() -> None:
     assert _native.EVENTS == ["state_change", "success", "failure", "rejected", "timeout"]
 
 
+def test_stats_fields_match_the_core() -> None:
+    from dataclasses import fields
+
+    from tripgate import Stats
+
+    assert [f.name for f in fields(Stats)] == _native.STATS_FIELDS
+    assert list(CircuitBreaker()._stats()) == _native.STATS_FIELDS
+
+
+def test_error_codes_match_the_core() -> None:
+    from tripgate import CallTimeoutError, CircuitOpenError, InvalidSnapshotError
+
+    codes = {CircuitOpenError.code, CallTimeoutError.code, InvalidSnapshotError.code}
+    assert codes <= set(_native.ERROR_CODES)
+    assert {"invalid_config", "disposed"} <= set(_native.ERROR_CODES)
+
+
 def test_every_core_option_is_a_python_option() -> None:
     parameters = inspect.signature(CircuitBreaker.__init__).parameters
     for name in _native.OPTION_NAMES:

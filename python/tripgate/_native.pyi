@@ -6,11 +6,13 @@ from typing_extensions import disjoint_base, final
 
 __all__ = [
     "CORE_VERSION",
+    "ERROR_CODES",
     "EVENTS",
     "OPTION_NAMES",
     "REASONS",
     "SNAPSHOT_VERSION",
     "STATES",
+    "STATS_FIELDS",
     "Breaker",
     "CallEvent",
     "Guarded",
@@ -22,6 +24,8 @@ STATES: Final[list[str]]
 REASONS: Final[list[str]]
 EVENTS: Final[list[str]]
 OPTION_NAMES: Final[list[str]]
+STATS_FIELDS: Final[list[str]]
+ERROR_CODES: Final[list[str]]
 SNAPSHOT_VERSION: Final[int]
 CORE_VERSION: Final[str]
 

@@ -1,0 +1,108 @@
+//! The binding kit: what every binding needs to know about the public API,
+//! as data, in one place. The names are canonical (snake_case); a binding
+//! spells them its own way (JavaScript camelCase) and converts units.
+//!
+//! The wasm binding reads only the numeric parts ([`Stats::field_values`]),
+//! so no name string reaches the module; the JS tables are generated from
+//! this file into `npm/src/generated.js` (by `core/tests/binding_tables.rs`,
+//! which fails when the file is stale), and the Python binding exposes the
+//! lists as `tripgate._native` constants that its drift tests compare with.
+
+use crate::machine::Stats;
+use crate::state::{Reason, State};
+
+/// The fields of [`Stats`], in the order [`Stats::field_values`] gives them.
+pub const STATS_FIELDS: [&str; 19] = [
+    "state",
+    "generation",
+    "admitted",
+    "successes",
+    "failures",
+    "slow_calls",
+    "rejections",
+    "released",
+    "stale_outcomes",
+    "trial_timeouts",
+    "abandoned",
+    "consecutive_failures",
+    "window_calls",
+    "window_failures",
+    "failure_rate",
+    "trials_in_flight",
+    "in_flight",
+    "last_transition_at",
+    "retry_after",
+];
+
+/// The fields of [`STATS_FIELDS`] that are times (the binding's unit) and
+/// may be absent.
+pub const STATS_TIME_FIELDS: [&str; 2] = ["last_transition_at", "retry_after"];
+
+/// The events a breaker emits. `error` (errors the breaker caught instead
+/// of handing them to a caller) is an event where the language has no
+/// better home for them: JavaScript; Python logs them on the `tripgate`
+/// logger and Rust hands them to `on_error`.
+pub const EVENTS: [&str; 6] = [
+    "state_change",
+    "success",
+    "failure",
+    "rejected",
+    "timeout",
+    "error",
+];
+
+/// The stable error codes, shared by every language (docs/semantics.md,
+/// "What the bindings own").
+pub const ERROR_CODES: [&str; 5] = [
+    "circuit_open",
+    "call_timeout",
+    "invalid_snapshot",
+    "invalid_config",
+    "disposed",
+];
+
+/// The states' names, in [`State::ALL`] order (the index a binding receives).
+pub fn state_names() -> [&'static str; State::ALL.len()] {
+    State::ALL.map(State::name)
+}
+
+/// The reasons' names, in [`Reason::ALL`] order.
+pub fn reason_names() -> [&'static str; Reason::ALL.len()] {
+    Reason::ALL.map(Reason::name)
+}
+
+impl Stats {
+    /// The stats as numbers in [`STATS_FIELDS`] order: the state as its
+    /// index in [`State::ALL`], counters as they are, absent figures as NaN,
+    /// and the times of [`STATS_TIME_FIELDS`] in units of `unit_nanos`
+    /// nanoseconds (1e6 for milliseconds). Every number is exact: counters
+    /// stop at 2^53 - 1.
+    pub fn field_values(&self, unit_nanos: f64) -> [f64; STATS_FIELDS.len()] {
+        let state = State::ALL
+            .iter()
+            .position(|s| *s == self.state)
+            .unwrap_or(0);
+        let time = |nanos: Option<u64>| nanos.map_or(f64::NAN, |n| n as f64 / unit_nanos);
+        [
+            state as f64,
+            self.generation as f64,
+            self.admitted as f64,
+            self.successes as f64,
+            self.failures as f64,
+            self.slow_calls as f64,
+            self.rejections as f64,
+            self.released as f64,
+            self.stale_outcomes as f64,
+            self.trial_timeouts as f64,
+            self.abandoned as f64,
+            f64::from(self.consecutive_failures),
+            f64::from(self.window_calls),
+            f64::from(self.window_failures),
+            self.failure_rate.unwrap_or(f64::NAN),
+            f64::from(self.trials_in_flight),
+            self.in_flight() as f64,
+            time(self.last_transition_at),
+            time(self.retry_after.map(|d| d.as_nanos() as u64)),
+        ]
+    }
+}
