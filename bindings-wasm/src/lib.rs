@@ -16,12 +16,12 @@
 
 extern crate alloc;
 
-mod options;
 mod record;
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
+use tripgate_core::binding::{option_slots, OptionSlots};
 use tripgate_core::config::convert;
 use tripgate_core::{Decision, Machine, Permit, Reason, Report, RestoreError, State, Stats};
 use wasm_bindgen::prelude::*;
@@ -56,7 +56,7 @@ fn millis(nanos: u64) -> f64 {
     nanos as f64 / convert::NANOS_PER_MILLI
 }
 
-pub(crate) fn millis_of(duration: Duration) -> f64 {
+fn millis_of(duration: Duration) -> f64 {
     millis(duration.as_nanos() as u64)
 }
 
@@ -78,7 +78,9 @@ fn build(
     now: f64,
 ) -> Result<Machine, [&'static str; 3]> {
     let option = |e: tripgate_core::ConfigError| ["option", e.option, e.requirement];
-    let config = options::Given { values, mask }.config().map_err(option)?;
+    let config = OptionSlots::<1_000_000> { values, mask }
+        .config()
+        .map_err(option)?;
     let restored = match snapshot {
         None => Machine::new(config, nanos(now)).map_err(RestoreError::Config),
         Some(record) => record::read(record)
@@ -142,9 +144,9 @@ impl WasmBreaker {
     }
 
     /// The effective options in the slots of `OPTION_NAMES` (see
-    /// `options::slots`).
+    /// the kit's `option_slots`).
     pub fn options(&self) -> Vec<f64> {
-        options::slots(self.machine.config())
+        option_slots::<1_000_000>(self.machine.config())
     }
 
     /// The machine's flags outside a report: 4 transitions pending, 8 the

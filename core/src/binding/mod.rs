@@ -8,6 +8,10 @@
 //! which fails when the file is stale), and the Python binding exposes the
 //! lists as `tripgate._native` constants that its drift tests compare with.
 
+mod options;
+
+pub use options::{option_slots, slot_of, OptionSlots};
+
 use crate::machine::Stats;
 use crate::state::{Reason, State};
 

@@ -1,0 +1,182 @@
+//! Options as numbers in slots: the kit's string-free builder of a
+//! [`Config`], shared by every binding. A binding checks its options' types
+//! and shape (its language's business), puts every number in the slot of
+//! its name in [`OPTION_NAMES`] (a group's own slot stays empty) with a bit
+//! set in the mask, and says what unit its durations are in. Everything
+//! about values (ranges, whole numbers, how options constrain each other)
+//! is judged here, so it is the same in every language. Slots are found at
+//! compile time: no name is compared at run time.
+
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use crate::config::{convert, Backoff, Config, ConfigError, FailureRate, Window, OPTION_NAMES};
+
+/// The slot of `option` in [`OPTION_NAMES`] (compile-time: a name that is not
+/// there fails the build).
+pub const fn slot_of(option: &str) -> usize {
+    let (wanted, mut i) = (option.as_bytes(), 0);
+    while i < OPTION_NAMES.len() {
+        let name = OPTION_NAMES[i].as_bytes();
+        if name.len() == wanted.len() {
+            let mut j = 0;
+            while j < name.len() && name[j] == wanted[j] {
+                j += 1;
+            }
+            if j == name.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("not in OPTION_NAMES")
+}
+
+/// The name in `slot` (without an indexing panic, which would pull in
+/// formatting code where a module is built without it).
+fn name(slot: usize) -> &'static str {
+    OPTION_NAMES.get(slot).copied().unwrap_or_default()
+}
+
+/// Option values in the slots of [`OPTION_NAMES`], durations in units of
+/// `UNIT_NANOS` nanoseconds (1,000,000 for milliseconds, 1,000,000,000 for
+/// seconds: a constant, so that the conversions fold).
+pub struct OptionSlots<'a, const UNIT_NANOS: u64> {
+    /// `values[i]` holds the option `OPTION_NAMES[i]` when bit `i` of `mask` is set.
+    pub values: &'a [f64],
+    /// Which slots hold a value.
+    pub mask: u32,
+}
+
+impl<const UNIT_NANOS: u64> OptionSlots<'_, UNIT_NANOS> {
+    fn get(&self, slot: usize) -> Option<f64> {
+        (self.mask & (1 << slot) != 0).then(|| self.values.get(slot).copied().unwrap_or(f64::NAN))
+    }
+
+    fn count(&self, slot: usize) -> Result<Option<u32>, ConfigError> {
+        self.get(slot)
+            .map(|n| convert::count(name(slot), n))
+            .transpose()
+    }
+
+    fn duration(&self, slot: usize) -> Result<Option<Duration>, ConfigError> {
+        self.get(slot)
+            .map(|n| convert::duration(name(slot), n, UNIT_NANOS as f64))
+            .transpose()
+    }
+
+    /// The validated config: the first invalid option is the error.
+    pub fn config(&self) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        if let Some(n) = self.count(const { slot_of("failure_tolerance") })? {
+            config.failure_tolerance = n;
+        }
+        if let Some(threshold) = self.get(const { slot_of("failure_rate.threshold") }) {
+            let minimum_calls = self
+                .count(const { slot_of("failure_rate.minimum_calls") })?
+                .unwrap_or(0);
+            let window = match self.count(const { slot_of("failure_rate.window_calls") })? {
+                Some(n) => Window::Calls(n),
+                None => Window::Duration(
+                    self.duration(const { slot_of("failure_rate.window_duration") })?
+                        .unwrap_or_default(),
+                ),
+            };
+            config.failure_rate = Some(FailureRate {
+                threshold,
+                minimum_calls,
+                window,
+            });
+        }
+        config.slow_call_duration = self.duration(const { slot_of("slow_call_duration") })?;
+        if let Some(d) = self.duration(const { slot_of("reset_timeout") })? {
+            config.reset_timeout = d;
+        }
+        if let Some(multiplier) = self.get(const { slot_of("backoff.multiplier") }) {
+            config.backoff = Some(Backoff {
+                multiplier,
+                max_reset_timeout: self
+                    .duration(const { slot_of("backoff.max_reset_timeout") })?
+                    .unwrap_or_default(),
+                jitter: self.get(const { slot_of("backoff.jitter") }).unwrap_or(0.0),
+            });
+        }
+        if let Some(n) = self.count(const { slot_of("half_open_max_calls") })? {
+            config.half_open_max_calls = n;
+        }
+        if let Some(n) = self.count(const { slot_of("success_threshold") })? {
+            config.success_threshold = n;
+        }
+        if let Some(d) = self.duration(const { slot_of("trial_timeout") })? {
+            config.trial_timeout = d;
+        }
+        if let Some(n) = self.get(const { slot_of("seed") }) {
+            config.seed = Some(convert::seed("seed", n)?);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// The inverse of [`OptionSlots::config`]: `config`'s options in the slots of
+/// [`OPTION_NAMES`], durations in units of `UNIT_NANOS` nanoseconds, NaN
+/// where an option is absent (and in the groups' own slots): what a binding
+/// shows as the breaker's effective options.
+pub fn option_slots<const UNIT_NANOS: u64>(config: &Config) -> Vec<f64> {
+    let mut values = alloc::vec![f64::NAN; OPTION_NAMES.len()];
+    let mut put = |slot: usize, value: f64| {
+        if let Some(cell) = values.get_mut(slot) {
+            *cell = value;
+        }
+    };
+    let time = |d: Duration| d.as_nanos() as f64 / UNIT_NANOS as f64;
+    put(
+        const { slot_of("failure_tolerance") },
+        f64::from(config.failure_tolerance),
+    );
+    if let Some(rate) = &config.failure_rate {
+        put(const { slot_of("failure_rate.threshold") }, rate.threshold);
+        put(
+            const { slot_of("failure_rate.minimum_calls") },
+            f64::from(rate.minimum_calls),
+        );
+        match rate.window {
+            Window::Calls(n) => put(const { slot_of("failure_rate.window_calls") }, f64::from(n)),
+            Window::Duration(span) => put(
+                const { slot_of("failure_rate.window_duration") },
+                time(span),
+            ),
+        }
+    }
+    if let Some(slow) = config.slow_call_duration {
+        put(const { slot_of("slow_call_duration") }, time(slow));
+    }
+    put(
+        const { slot_of("reset_timeout") },
+        time(config.reset_timeout),
+    );
+    if let Some(backoff) = &config.backoff {
+        put(const { slot_of("backoff.multiplier") }, backoff.multiplier);
+        put(
+            const { slot_of("backoff.max_reset_timeout") },
+            time(backoff.max_reset_timeout),
+        );
+        put(const { slot_of("backoff.jitter") }, backoff.jitter);
+    }
+    put(
+        const { slot_of("half_open_max_calls") },
+        f64::from(config.half_open_max_calls),
+    );
+    put(
+        const { slot_of("success_threshold") },
+        f64::from(config.success_threshold),
+    );
+    put(
+        const { slot_of("trial_timeout") },
+        time(config.trial_timeout),
+    );
+    if let Some(seed) = config.seed {
+        put(const { slot_of("seed") }, seed as f64);
+    }
+    values
+}
