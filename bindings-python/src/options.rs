@@ -7,8 +7,9 @@ use std::time::Duration;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString, PyTuple, PyType};
+use tripgate_core::binding::OptionSlots;
 use tripgate_core::config::{closest_name, convert, OPTION_NAMES};
-use tripgate_core::{Backoff, Config, ConfigError, FailureRate, Window};
+use tripgate_core::{Config, ConfigError};
 
 /// The options the Python binding acts on itself, beside the machine's.
 pub const BINDING_OPTION_NAMES: [&str; 6] = [
@@ -59,14 +60,45 @@ pub struct BindingOptions {
 
 /// Every option as given, so that an error from the core's validation can
 /// show the value in the caller's own terms.
-#[derive(Default)]
 struct Given<'py> {
     values: Vec<(&'static str, Bound<'py, PyAny>)>,
+    /// The numbers, in the slots of `OPTION_NAMES`, for the kit's builder.
+    slots: [f64; OPTION_NAMES.len()],
+    mask: u32,
+}
+
+impl Default for Given<'_> {
+    fn default() -> Self {
+        Given {
+            values: Vec::new(),
+            slots: [f64::NAN; OPTION_NAMES.len()],
+            mask: 0,
+        }
+    }
 }
 
 impl<'py> Given<'py> {
     fn keep(&mut self, option: &'static str, value: &Bound<'py, PyAny>) {
         self.values.push((option, value.clone()));
+    }
+
+    /// Puts `number` in `option`'s slot, for the kit's builder to judge.
+    fn put(&mut self, option: &'static str, number: f64) {
+        if let Some(slot) = OPTION_NAMES.iter().position(|name| *name == option) {
+            self.slots[slot] = number;
+            self.mask |= 1 << slot;
+        }
+    }
+
+    /// The config the kit builds from the numbers put, or the first
+    /// option it finds invalid, as a `ValueError` showing the caller's value.
+    fn config(&self) -> PyResult<Config> {
+        OptionSlots::<1_000_000_000> {
+            values: &self.slots,
+            mask: self.mask,
+        }
+        .config()
+        .map_err(|e| self.range_error(e))
     }
 
     fn range_error(&self, e: ConfigError) -> PyErr {
@@ -97,22 +129,19 @@ fn is_number(value: &Bound<'_, PyAny>) -> bool {
         && (value.is_instance_of::<PyInt>() || value.is_instance_of::<PyFloat>())
 }
 
+/// An int option: a `TypeError` for any other type; its value is the kit's to judge.
 fn count<'py>(
     given: &mut Given<'py>,
     option: &'static str,
     value: &Bound<'py, PyAny>,
-) -> PyResult<u32> {
+) -> PyResult<()> {
     given.keep(option, value);
     if value.is_instance_of::<PyBool>() || !value.is_instance_of::<PyInt>() {
         return Err(type_error(option, "an int", value));
     }
-    match value.extract::<i128>() {
-        Ok(v) if (0..=i128::from(u32::MAX)).contains(&v) => Ok(v as u32),
-        _ => Err(PyValueError::new_err(format!(
-            "{option} must be between 0 and 4294967295, got {}",
-            repr(value)
-        ))),
-    }
+    let number = float_of(option, "an int", value)?;
+    given.put(option, number);
+    Ok(())
 }
 
 /// A number option's value as a float: an int too large for one is out of
@@ -135,12 +164,14 @@ fn number<'py>(
     given: &mut Given<'py>,
     option: &'static str,
     value: &Bound<'py, PyAny>,
-) -> PyResult<f64> {
+) -> PyResult<()> {
     given.keep(option, value);
     if !is_number(value) {
         return Err(type_error(option, "a number", value));
     }
-    float_of(option, "a number", value)
+    let number = float_of(option, "a number", value)?;
+    given.put(option, number);
+    Ok(())
 }
 
 /// Seconds as a `Duration`.
@@ -154,13 +185,20 @@ pub fn seconds(option: &'static str, value: &Bound<'_, PyAny>) -> PyResult<Durat
     })
 }
 
+/// A duration in seconds: a `TypeError` for what is not a number; its
+/// value is the kit's to judge.
 fn duration<'py>(
     given: &mut Given<'py>,
     option: &'static str,
     value: &Bound<'py, PyAny>,
-) -> PyResult<Duration> {
+) -> PyResult<()> {
     given.keep(option, value);
-    seconds(option, value)
+    if !is_number(value) {
+        return Err(type_error(option, "a number of seconds", value));
+    }
+    let number = float_of(option, "a number of seconds", value)?;
+    given.put(option, number);
+    Ok(())
 }
 
 fn optional<'py>(value: Option<Bound<'py, PyAny>>) -> Option<Bound<'py, PyAny>> {
@@ -220,7 +258,7 @@ impl<'py> Fields<'py> {
     }
 }
 
-fn failure_rate<'py>(given: &mut Given<'py>, value: Bound<'py, PyAny>) -> PyResult<FailureRate> {
+fn failure_rate<'py>(given: &mut Given<'py>, value: Bound<'py, PyAny>) -> PyResult<()> {
     let fields = Fields::new(
         "failure_rate",
         value.clone(),
@@ -232,55 +270,42 @@ fn failure_rate<'py>(given: &mut Given<'py>, value: Bound<'py, PyAny>) -> PyResu
         ],
         "FailureRate",
     )?;
-    let threshold = number(
-        given,
-        "failure_rate.threshold",
-        &fields.required("threshold")?,
-    )?;
-    let minimum_calls = count(
-        given,
-        "failure_rate.minimum_calls",
-        &fields.required("minimum_calls")?,
-    )?;
-    let window = match (fields.get("window_calls")?, fields.get("window_duration")?) {
-        (Some(calls), None) => Window::Calls(count(given, "failure_rate.window_calls", &calls)?),
-        (None, Some(span)) => {
-            Window::Duration(duration(given, "failure_rate.window_duration", &span)?)
-        }
-        _ => {
-            return Err(type_error(
-                "failure_rate",
-                "given exactly one of window_calls and window_duration",
-                &value,
-            ))
-        }
-    };
-    Ok(FailureRate {
-        threshold,
-        minimum_calls,
-        window,
-    })
+    let threshold = fields.required("threshold")?;
+    let minimum_calls = fields.required("minimum_calls")?;
+    let window = (fields.get("window_calls")?, fields.get("window_duration")?);
+    if window.0.is_some() == window.1.is_some() {
+        return Err(type_error(
+            "failure_rate",
+            "given exactly one of window_calls and window_duration",
+            &value,
+        ));
+    }
+    number(given, "failure_rate.threshold", &threshold)?;
+    count(given, "failure_rate.minimum_calls", &minimum_calls)?;
+    match window {
+        (Some(calls), _) => count(given, "failure_rate.window_calls", &calls),
+        (_, Some(span)) => duration(given, "failure_rate.window_duration", &span),
+        (None, None) => Ok(()),
+    }
 }
 
-fn backoff<'py>(given: &mut Given<'py>, value: Bound<'py, PyAny>) -> PyResult<Backoff> {
+fn backoff<'py>(given: &mut Given<'py>, value: Bound<'py, PyAny>) -> PyResult<()> {
     let fields = Fields::new(
         "backoff",
         value,
         &["multiplier", "max_reset_timeout", "jitter"],
         "Backoff",
     )?;
-    Ok(Backoff {
-        multiplier: number(given, "backoff.multiplier", &fields.required("multiplier")?)?,
-        max_reset_timeout: duration(
-            given,
-            "backoff.max_reset_timeout",
-            &fields.required("max_reset_timeout")?,
-        )?,
-        jitter: match fields.get("jitter")? {
-            Some(j) => number(given, "backoff.jitter", &j)?,
-            None => 0.0,
-        },
-    })
+    number(given, "backoff.multiplier", &fields.required("multiplier")?)?;
+    duration(
+        given,
+        "backoff.max_reset_timeout",
+        &fields.required("max_reset_timeout")?,
+    )?;
+    match fields.get("jitter")? {
+        Some(jitter) => number(given, "backoff.jitter", &jitter),
+        None => Ok(()),
+    }
 }
 
 fn callable(option: &str, value: Option<Bound<'_, PyAny>>) -> PyResult<Option<Py<PyAny>>> {
@@ -316,6 +341,9 @@ fn exclude(value: Bound<'_, PyAny>) -> PyResult<Option<Py<PyTuple>>> {
         .transpose()
 }
 
+/// How an option's value is read into the slots.
+type Put = for<'a, 'py> fn(&'a mut Given<'py>, &'static str, &'a Bound<'py, PyAny>) -> PyResult<()>;
+
 /// All the constructor's keyword options.
 #[allow(clippy::too_many_arguments)]
 pub fn parse<'py>(
@@ -337,37 +365,31 @@ pub fn parse<'py>(
     seed: Option<Bound<'py, PyAny>>,
 ) -> PyResult<(Config, BindingOptions)> {
     let mut given = Given::default();
-    let mut config = Config::default();
-    if let Some(v) = optional(failure_tolerance) {
-        config.failure_tolerance = count(&mut given, "failure_tolerance", &v)?;
-    }
-    if let Some(v) = optional(reset_timeout) {
-        config.reset_timeout = duration(&mut given, "reset_timeout", &v)?;
-    }
-    if let Some(v) = optional(half_open_max_calls) {
-        config.half_open_max_calls = count(&mut given, "half_open_max_calls", &v)?;
-    }
-    if let Some(v) = optional(success_threshold) {
-        config.success_threshold = count(&mut given, "success_threshold", &v)?;
-    }
-    if let Some(v) = optional(trial_timeout) {
-        config.trial_timeout = duration(&mut given, "trial_timeout", &v)?;
+    for (option, value, put) in [
+        ("failure_tolerance", failure_tolerance, count as Put),
+        ("reset_timeout", reset_timeout, duration),
+        ("half_open_max_calls", half_open_max_calls, count),
+        ("success_threshold", success_threshold, count),
+        ("trial_timeout", trial_timeout, duration),
+        ("slow_call_duration", slow_call_duration, duration),
+    ] {
+        if let Some(value) = optional(value) {
+            put(&mut given, option, &value)?;
+        }
     }
     if let Some(rate) = optional(failure_rate_value) {
-        config.failure_rate = Some(failure_rate(&mut given, rate)?);
-    }
-    if let Some(slow) = optional(slow_call_duration) {
-        config.slow_call_duration = Some(duration(&mut given, "slow_call_duration", &slow)?);
+        failure_rate(&mut given, rate)?;
     }
     if let Some(b) = optional(backoff_value) {
-        config.backoff = Some(backoff(&mut given, b)?);
+        backoff(&mut given, b)?;
     }
-    config.seed = Some(match optional(seed) {
+    let seed = match optional(seed) {
         Some(s) => {
             if s.is_instance_of::<PyBool>() || !s.is_instance_of::<PyInt>() {
                 return Err(type_error("seed", "an int", &s));
             }
-            // The same range in every language: 0..=2^53.
+            // Python ints are exact where floats are not: 2**53 + 1 must be
+            // refused, not rounded into the range.
             let out_of_range = |requirement: &str| {
                 PyValueError::new_err(format!("seed {requirement}, got {}", repr(&s)))
             };
@@ -381,9 +403,11 @@ pub fn parse<'py>(
                 }
             }
         }
-        None => tripgate_core::random_seed(),
-    });
-    config.validate().map_err(|e| given.range_error(e))?;
+        // A random seed within the range every language accepts.
+        None => tripgate_core::random_seed() >> 11,
+    };
+    given.put("seed", seed as f64);
+    let config = given.config()?;
 
     let call_timeout = match optional(call_timeout) {
         None => None,
