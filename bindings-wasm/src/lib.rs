@@ -41,6 +41,10 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
 }
 
+/// Set in a rejection's code when the machine gave a `retry_after`
+/// (`rejectedRetryAfter` then has it).
+const RETRY_AFTER: u32 = 8;
+
 /// Report flags returned to JS.
 const STALE: u32 = 1;
 const SLOW: u32 = 2;
@@ -179,9 +183,10 @@ impl WasmBreaker {
     }
 
     /// Asks for a permit: its generation (>= 0), or, when rejected,
-    /// `-1 - i` where `i` indexes the states for the rejecting state. After
-    /// an admission `lastTrial`/`lastAcquiredAt` complete the permit; after
-    /// a rejection in `open`, `rejectedRetryAfter` gives the time left.
+    /// `-1 - i` where `i` indexes the states for the rejecting state, with
+    /// `RETRY_AFTER` set when the machine gave a time left, which
+    /// `rejectedRetryAfter` then gives. After an admission
+    /// `lastTrial`/`lastAcquiredAt` complete the permit.
     pub fn acquire(&mut self, now: f64) -> f64 {
         match self.machine.try_acquire(nanos(now)) {
             Decision::Admitted(permit) => {
@@ -192,7 +197,8 @@ impl WasmBreaker {
             }
             Decision::Rejected(r) => {
                 self.rejected_retry_after = r.retry_after.map_or(f64::NAN, millis_of);
-                -1.0 - f64::from(state_index(r.state))
+                let has_retry_after = if r.retry_after.is_some() { RETRY_AFTER } else { 0 };
+                -1.0 - f64::from(state_index(r.state) | has_retry_after)
             }
         }
     }

@@ -47,6 +47,8 @@ const SLOW = 2;
 const TRANSITIONED = 4;
 const NEEDS_CLOCK = 8;
 const QUIET_SUCCESS = 16;
+// In a rejection's code: the machine gave a retryAfter.
+const RETRY_AFTER = 8;
 
 // How #caught names what threw, where it is not a listener.
 const SOURCES = { clock: "the clock", isFailure: "isFailure", isResultFailure: "isResultFailure" };
@@ -412,10 +414,14 @@ export class CircuitBreaker {
     }
   }
 
-  /** The rejection `acquire` answered with `code` (-1 - state index), emitted. */
+  /**
+   * The rejection `acquire` answered with `code` (-1 - (state index, with
+   * bit 8 set when the machine gave a retryAfter)), emitted.
+   */
   #rejection(code) {
-    const state = STATES[-code - 1];
-    const retryAfter = state === "open" ? this.#wasm.rejectedRetryAfter() : null;
+    const answer = -code - 1;
+    const state = STATES[answer & 7];
+    const retryAfter = answer & RETRY_AFTER ? this.#wasm.rejectedRetryAfter() : null;
     const rejection = { state, retryAfter };
     if (this.#listeners.size !== 0) {
       this.#emit("rejected", rejection);
