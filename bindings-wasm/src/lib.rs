@@ -197,7 +197,11 @@ impl WasmBreaker {
             }
             Decision::Rejected(r) => {
                 self.rejected_retry_after = r.retry_after.map_or(f64::NAN, millis_of);
-                let has_retry_after = if r.retry_after.is_some() { RETRY_AFTER } else { 0 };
+                let has_retry_after = if r.retry_after.is_some() {
+                    RETRY_AFTER
+                } else {
+                    0
+                };
                 -1.0 - f64::from(state_index(r.state) | has_retry_after)
             }
         }
