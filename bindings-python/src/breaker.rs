@@ -76,6 +76,8 @@ enum Reading {
 /// What `acquire` hands to the code that makes the call.
 pub struct Admission {
     pub(crate) raw: (u64, u64, u64),
+    /// The machine's answer: its report uses the permit's issue time.
+    issue_time_matters: bool,
     /// When the call started, read only where something measures it.
     started: Option<u64>,
 }
@@ -87,6 +89,7 @@ impl Admission {
         Admission {
             raw: (generation, 0, 0),
             started: None,
+            issue_time_matters: false,
         }
     }
 }
@@ -208,11 +211,14 @@ impl Breaker {
         } else {
             None
         };
-        let decision = self.operate_at(py, injected, false, |m, now| m.try_acquire(now));
+        let (decision, issue_time_matters) = self.operate_at(py, injected, false, |m, now| {
+            (m.try_acquire(now), m.reports_use_issue_time())
+        });
         match decision {
             Decision::Admitted(permit) => Ok(Ok(Admission {
                 raw: permit.into_raw(),
                 started,
+                issue_time_matters,
             })),
             Decision::Rejected(rejection) => {
                 self.listeners.emit(py, Event::Rejected, || {
@@ -451,14 +457,15 @@ impl Breaker {
 
     /// Starts a call that Python code reports itself (the async path): the
     /// permit's generation as an int when that is all its report needs (not a
-    /// trial, nothing measured, no slow-call limit), else a `Permit`. End it
+    /// trial, nothing measured, and the machine says its issue time does not
+    /// matter), else a `Permit`. End it
     /// exactly once with `_end`.
     fn _begin(slf: &Bound<'_, Self>) -> PyResult<PyObject> {
         let py = slf.py();
         let this = slf.get();
         let admission = this.acquire_or_raise(py)?;
         let (generation, _, trial) = admission.raw;
-        if trial == 0 && admission.started.is_none() && this.config.slow_call_duration.is_none() {
+        if trial == 0 && admission.started.is_none() && !admission.issue_time_matters {
             return Ok(generation.into_pyobject(py)?.into_any().unbind());
         }
         Ok(Py::new(py, PermitHandle::new(slf.clone().unbind(), admission))?.into_any())

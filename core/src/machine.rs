@@ -441,6 +441,13 @@ impl Machine {
             && self.settings.slow_call_nanos.is_none()
     }
 
+    /// Whether a report uses its permit's issue time (to tell a slow call).
+    /// Where it does not, and the permit is not a trial, a binding may hand
+    /// out the permit's generation alone and report it with any issue time.
+    pub fn reports_use_issue_time(&self) -> bool {
+        self.settings.slow_call_nanos.is_some()
+    }
+
     /// The latest time the machine has seen.
     pub fn latest_time(&self) -> u64 {
         self.now
