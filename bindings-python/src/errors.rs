@@ -1,7 +1,10 @@
-//! The Python types of tripgate's errors (defined in `tripgate._errors`,
-//! looked up once), and the `tripgate` logger, where errors the breaker
-//! catches instead of handing them to a caller are reported.
+//! The Python types of tripgate's errors (defined in `tripgate._errors`, which
+//! hands them to this module when the package is imported, so that the
+//! native module imports nothing of the package), and the `tripgate` logger,
+//! where errors the breaker catches instead of handing them to a caller are
+//! reported.
 
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyDict, PyType};
@@ -15,17 +18,29 @@ pub(crate) struct ErrorTypes {
 static ERROR_TYPES: GILOnceCell<ErrorTypes> = GILOnceCell::new();
 
 pub(crate) fn error_types(py: Python<'_>) -> PyResult<&ErrorTypes> {
-    ERROR_TYPES.get_or_try_init(py, || {
-        let module = py.import("tripgate._errors")?;
-        let get = |name: &str| -> PyResult<Py<PyType>> {
-            Ok(module.getattr(name)?.downcast_into::<PyType>()?.unbind())
-        };
-        Ok(ErrorTypes {
-            circuit_open: get("CircuitOpenError")?,
-            call_timeout: get("CallTimeoutError")?,
-            invalid_snapshot: get("InvalidSnapshotError")?,
-        })
+    ERROR_TYPES.get(py).ok_or_else(|| {
+        PyRuntimeError::new_err(
+            "tripgate._native is used without the tripgate package: import tripgate first",
+        )
     })
+}
+
+/// Called once by `tripgate._errors` with its error types.
+#[pyfunction]
+pub(crate) fn _register_error_types(
+    py: Python<'_>,
+    circuit_open: Bound<'_, PyType>,
+    call_timeout: Bound<'_, PyType>,
+    invalid_snapshot: Bound<'_, PyType>,
+) {
+    let _ = ERROR_TYPES.set(
+        py,
+        ErrorTypes {
+            circuit_open: circuit_open.unbind(),
+            call_timeout: call_timeout.unbind(),
+            invalid_snapshot: invalid_snapshot.unbind(),
+        },
+    );
 }
 
 /// Logs an error the breaker caught rather than hand to a caller (a

@@ -18,6 +18,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<permit::PermitHandle>()?;
     m.add_class::<events::StateChange>()?;
     m.add_class::<events::CallEvent>()?;
+    m.add_function(wrap_pyfunction!(errors::_register_error_types, m)?)?;
     let states: Vec<&str> = tripgate_core::State::ALL.iter().map(|s| s.name()).collect();
     let reasons: Vec<&str> = tripgate_core::Reason::ALL
         .iter()

@@ -563,7 +563,10 @@ def test_breakers_cannot_be_pickled_or_copied() -> None:
 
 
 def test_states_and_events_match_the_core() -> None:
+    from tripgate import Reason
+
     assert [s.value for s in State] == _native.STATES
+    assert [r.value for r in Reason] == _native.REASONS
     assert _native.EVENTS == ["state_change", "success", "failure", "rejected", "timeout"]
 
 

@@ -10,7 +10,7 @@ JavaScript and Python.
 from ._breaker import CircuitBreaker, Guard
 from ._errors import CallTimeoutError, CircuitOpenError, InvalidSnapshotError, TripgateError
 from ._native import CallEvent, Permit, StateChange
-from ._types import Backoff, FailureRate, State, Stats
+from ._types import Backoff, FailureRate, Reason, State, Stats
 
 __all__ = [
     "Backoff",
@@ -22,6 +22,7 @@ __all__ = [
     "Guard",
     "InvalidSnapshotError",
     "Permit",
+    "Reason",
     "State",
     "StateChange",
     "Stats",

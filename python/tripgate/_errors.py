@@ -84,3 +84,10 @@ class InvalidSnapshotError(TripgateError, ValueError):
 
     def __reduce__(self) -> tuple[type[InvalidSnapshotError], tuple[str, str]]:
         return (type(self), (str(self), self.field))
+
+
+# The native module raises these types; it is handed them here rather than
+# importing this package itself.
+from . import _native  # noqa: E402
+
+_native._register_error_types(CircuitOpenError, CallTimeoutError, InvalidSnapshotError)

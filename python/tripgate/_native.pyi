@@ -18,6 +18,7 @@ __all__ = [
     "Guarded",
     "Permit",
     "StateChange",
+    "_register_error_types",
 ]
 
 STATES: Final[list[str]]
@@ -27,6 +28,9 @@ OPTION_NAMES: Final[list[str]]
 STATS_FIELDS: Final[list[str]]
 ERROR_CODES: Final[list[str]]
 SNAPSHOT_VERSION: Final[int]
+
+def _register_error_types(circuit_open: type, call_timeout: type, invalid_snapshot: type) -> None: ...
+
 CORE_VERSION: Final[str]
 
 @final

@@ -20,6 +20,24 @@ class State(str, enum.Enum):
         return self.value
 
 
+class Reason(str, enum.Enum):
+    """Why a transition happened (``StateChange.reason`` holds the value); the
+    values are the canonical names in every language."""
+
+    FAILURE_TOLERANCE_EXCEEDED = "failure_tolerance_exceeded"
+    FAILURE_RATE_EXCEEDED = "failure_rate_exceeded"
+    RESET_TIMEOUT_ELAPSED = "reset_timeout_elapsed"
+    TRIAL_SUCCEEDED = "trial_succeeded"
+    TRIAL_FAILED = "trial_failed"
+    TRIAL_TIMED_OUT = "trial_timed_out"
+    FORCED_OPEN = "forced_open"
+    FORCED_CLOSED = "forced_closed"
+    RESET = "reset"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class FailureRate:
     """Trip when the window holds at least ``minimum_calls`` outcomes and
