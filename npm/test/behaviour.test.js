@@ -291,6 +291,9 @@ test("the typings list every stats field and event the core has (npm/src/generat
   assert.deepEqual(Object.keys(new CircuitBreaker().stats()), generated.STATS_FIELDS.map(camel));
   assert.deepEqual(keys(block("EventMap")).sort(), generated.EVENTS.map(camel).sort());
   assert.deepEqual(EVENTS, generated.EVENTS.map(camel));
+  const union = (name) => [...typings.match(new RegExp(`export type ${name} =([^;]*);`))[1].matchAll(/"(\w+)"/g)].map((m) => m[1]);
+  assert.deepEqual(union("State"), generated.STATE_NAMES);
+  assert.deepEqual(union("Reason"), generated.REASON_NAMES);
 });
 
 test("the exported names match the core's", () => {
