@@ -5,7 +5,7 @@
 //! the file is stale; `TRIPGATE_BLESS=1 cargo test -p tripgate-core --test
 //! binding_tables` rewrites it.
 
-use std::path::Path;
+mod common;
 
 use tripgate_core::binding::{
     reason_names, state_names, ERROR_CODES, EVENTS, STATS_FIELDS, STATS_TIME_FIELDS,
@@ -72,17 +72,7 @@ fn capitalised(text: &str) -> String {
 
 #[test]
 fn the_generated_js_tables_are_what_the_kit_holds() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../npm/src/generated.js");
-    let expected = generated();
-    if std::env::var_os("TRIPGATE_BLESS").is_some() {
-        std::fs::write(&path, &expected).unwrap();
-    }
-    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        on_disk == expected,
-        "{} is stale; rerun with TRIPGATE_BLESS=1 to rewrite it",
-        path.display()
-    );
+    common::check_generated("../npm/src/generated.js", &generated());
 }
 
 #[test]

@@ -9,8 +9,6 @@
 //! `TRIPGATE_BLESS=1 cargo test -p tripgate-core --test snapshot_vectors`
 //! rewrites the file after an intended change.
 
-use std::path::Path;
-
 use serde_json::{json, Value};
 use tripgate_core::{Decision, Machine, Permit, RestoreError, Snapshot};
 
@@ -344,16 +342,6 @@ fn vectors() -> Value {
 
 #[test]
 fn the_snapshot_vectors_file_is_what_the_core_writes() {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/snapshot_vectors.json");
     let expected = serde_json::to_string_pretty(&vectors()).unwrap() + "\n";
-    if std::env::var_os("TRIPGATE_BLESS").is_some() {
-        std::fs::write(&path, &expected).unwrap();
-    }
-    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        on_disk == expected,
-        "{} is stale; rerun with TRIPGATE_BLESS=1 to rewrite it",
-        path.display()
-    );
+    common::check_generated("../tests/conformance/snapshot_vectors.json", &expected);
 }

@@ -1,10 +1,11 @@
 //! What the Rust test runners share: the scenario config format (snake_case
 //! keys, milliseconds) into a core `Config`, the way a binding converts its
-//! options.
+//! options; and the check of a file generated from the core.
 
 // Each test binary uses part of this module.
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -143,4 +144,19 @@ pub fn parse_config(value: &Value) -> Result<Config, OptionError> {
     }
     config.validate()?;
     Ok(config)
+}
+
+/// Fails unless the file at `relative` (to the core crate) holds `expected`;
+/// with `TRIPGATE_BLESS` set, writes it first.
+pub fn check_generated(relative: &str, expected: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    if std::env::var_os("TRIPGATE_BLESS").is_some() {
+        std::fs::write(&path, expected).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == expected,
+        "{} is stale; rerun with TRIPGATE_BLESS=1 to rewrite it",
+        path.display()
+    );
 }
