@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from typing import Optional
 
 
-class State(str, enum.Enum):
+class _Name(str, enum.Enum):
+    """A str enum whose values are the canonical names in every language, and
+    which prints as its value."""
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+
+class State(_Name):
     """A breaker's state; the values are the canonical names in every language."""
 
     CLOSED = "closed"
@@ -16,11 +24,8 @@ class State(str, enum.Enum):
     FORCED_OPEN = "forced_open"
     FORCED_CLOSED = "forced_closed"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Reason(str, enum.Enum):
+class Reason(_Name):
     """Why a transition happened (``StateChange.reason`` holds the value); the
     values are the canonical names in every language."""
 
@@ -33,9 +38,6 @@ class Reason(str, enum.Enum):
     FORCED_OPEN = "forced_open"
     FORCED_CLOSED = "forced_closed"
     RESET = "reset"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)
