@@ -579,6 +579,17 @@ impl<C: Clock> PermitGuard<'_, C> {
         self.report(Outcome::Failure)
     }
 
+    /// The call failed, and the server said when to come back (an HTTP
+    /// `Retry-After`): see [`Machine::on_failure_with_retry_after`].
+    pub fn failure_with_retry_after(mut self, retry_after: Duration) {
+        if let Some(permit) = self.permit.take() {
+            self.breaker
+                .with_machine_at(ClockRead::Report { always: true }, |m, now| {
+                    m.on_failure_with_retry_after(permit, now, retry_after)
+                });
+        }
+    }
+
     /// The call is not counted.
     pub fn release(self) {
         self.report(Outcome::Released)

@@ -35,6 +35,7 @@ pub const OPTION_NAMES: &[&str] = &[
     "half_open_max_calls",
     "success_threshold",
     "trial_timeout",
+    "max_retry_after",
     "seed",
 ];
 
@@ -100,6 +101,9 @@ pub struct Config {
     pub success_threshold: u32,
     /// A trial permit held longer than this counts as a failed trial.
     pub trial_timeout: Duration,
+    /// The longest a server's Retry-After hint may keep the breaker open
+    /// (see [`Machine::on_failure_with_retry_after`](crate::Machine::on_failure_with_retry_after)).
+    pub max_retry_after: Duration,
     /// Seed of the PRNG used for jitter only. `None` seeds the machine with
     /// 0; [`CircuitBreaker`](crate::CircuitBreaker) and the bindings draw a
     /// random seed instead, so that many processes do not jitter alike.
@@ -149,6 +153,7 @@ impl Default for Config {
             half_open_max_calls: 1,
             success_threshold: 1,
             trial_timeout: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(300),
             seed: None,
         }
     }
@@ -255,6 +260,7 @@ pub(crate) struct Settings {
     pub half_open_max_calls: u32,
     pub success_threshold: u32,
     pub trial_timeout_nanos: u64,
+    pub max_retry_after_nanos: u64,
     pub seed: u64,
 }
 
@@ -304,6 +310,7 @@ impl Config {
         at_least_one("half_open_max_calls", self.half_open_max_calls)?;
         at_least_one("success_threshold", self.success_threshold)?;
         let trial_timeout_nanos = positive_duration("trial_timeout", self.trial_timeout)?;
+        let max_retry_after_nanos = positive_duration("max_retry_after", self.max_retry_after)?;
         Ok(Settings {
             failure_tolerance: self.failure_tolerance,
             failure_rate,
@@ -313,6 +320,7 @@ impl Config {
             half_open_max_calls: self.half_open_max_calls,
             success_threshold: self.success_threshold,
             trial_timeout_nanos,
+            max_retry_after_nanos,
             seed: self.seed.unwrap_or(0),
         })
     }

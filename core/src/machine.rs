@@ -305,14 +305,36 @@ impl Machine {
     #[inline]
     pub fn on_success(&mut self, permit: Permit, now: u64) -> Report {
         self.counters.successes += 1;
-        self.on_outcome(permit, now, false)
+        self.on_outcome(permit, now, false, None)
     }
 
     /// Reports that the permit's call failed at `now`.
     #[inline]
     pub fn on_failure(&mut self, permit: Permit, now: u64) -> Report {
         self.counters.failures += 1;
-        self.on_outcome(permit, now, true)
+        self.on_outcome(permit, now, true, None)
+    }
+
+    /// Reports that the permit's call failed at `now`, with a server's hint
+    /// (an HTTP `Retry-After`) of when to come back. The server has said it
+    /// is unavailable, so a current permit's failure opens the breaker at
+    /// once, whatever the tolerance: from closed with
+    /// [`Reason::RetryAfterReceived`], from half-open as a failed trial. It
+    /// stays open for the longer of the open duration it would have had and
+    /// `retry_after` capped at `max_retry_after` (the hint is not jittered).
+    /// Forced-closed counts the failure and stays closed; a stale permit
+    /// changes nothing but the counters, like any stale report.
+    pub fn on_failure_with_retry_after(
+        &mut self,
+        permit: Permit,
+        now: u64,
+        retry_after: Duration,
+    ) -> Report {
+        self.counters.failures += 1;
+        let hint = u64::try_from(retry_after.as_nanos())
+            .unwrap_or(u64::MAX)
+            .min(self.settings.max_retry_after_nanos);
+        self.on_outcome(permit, now, true, Some(hint))
     }
 
     /// Gives the permit back without an outcome (the call was cancelled, or
@@ -521,7 +543,7 @@ impl Machine {
     }
 
     #[inline]
-    fn on_outcome(&mut self, permit: Permit, now: u64, failed: bool) -> Report {
+    fn on_outcome(&mut self, permit: Permit, now: u64, failed: bool, hint: Option<u64>) -> Report {
         let now = self.advance(now);
         let slow = self
             .settings
@@ -534,8 +556,11 @@ impl Machine {
         }
         let failed = failed || slow;
         match self.state {
-            State::Closed | State::ForcedClosed => self.record_closed(failed, now),
-            State::HalfOpen if failed => self.transition(Reason::TrialFailed, now),
+            State::Closed | State::ForcedClosed => self.record_closed(failed, now, hint),
+            State::HalfOpen if failed => {
+                self.transition(Reason::TrialFailed, now);
+                self.hold_open(hint, now);
+            }
             State::HalfOpen => {
                 self.trial_successes += 1;
                 if self.trial_successes >= self.settings.success_threshold {
@@ -549,7 +574,7 @@ impl Machine {
     }
 
     #[inline]
-    fn record_closed(&mut self, failed: bool, now: u64) {
+    fn record_closed(&mut self, failed: bool, now: u64, hint: Option<u64>) {
         self.consecutive_failures = if failed {
             self.consecutive_failures.saturating_add(1)
         } else {
@@ -561,10 +586,22 @@ impl Machine {
         if self.state == State::ForcedClosed {
             return;
         }
-        if self.consecutive_failures > self.settings.failure_tolerance {
+        if hint.is_some() {
+            // The server said it is unavailable: no tolerance applies.
+            self.transition(Reason::RetryAfterReceived, now);
+            self.hold_open(hint, now);
+        } else if self.consecutive_failures > self.settings.failure_tolerance {
             self.transition(Reason::FailureToleranceExceeded, now);
         } else if self.rate_exceeded(now) {
             self.transition(Reason::FailureRateExceeded, now);
+        }
+    }
+
+    /// Keeps the breaker just opened at `now` open for at least `hint`
+    /// nanoseconds (already capped at `max_retry_after`), unjittered.
+    fn hold_open(&mut self, hint: Option<u64>, now: u64) {
+        if let Some(hint) = hint {
+            self.reopen_at = self.reopen_at.max(now.saturating_add(hint));
         }
     }
 

@@ -66,6 +66,8 @@ pub enum Reason {
     FailureToleranceExceeded,
     /// Closed → open: the window's failure rate reached the threshold.
     FailureRateExceeded,
+    /// Closed → open: a failure came with a server's Retry-After hint.
+    RetryAfterReceived,
     /// Open → half-open: the open duration elapsed.
     ResetTimeoutElapsed,
     /// Half-open → closed: `success_threshold` consecutive trials succeeded.
@@ -84,9 +86,10 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in declaration order.
-    pub const ALL: [Reason; 9] = [
+    pub const ALL: [Reason; 10] = [
         Reason::FailureToleranceExceeded,
         Reason::FailureRateExceeded,
+        Reason::RetryAfterReceived,
         Reason::ResetTimeoutElapsed,
         Reason::TrialSucceeded,
         Reason::TrialFailed,
@@ -101,6 +104,7 @@ impl Reason {
         match self {
             Reason::FailureToleranceExceeded => "failure_tolerance_exceeded",
             Reason::FailureRateExceeded => "failure_rate_exceeded",
+            Reason::RetryAfterReceived => "retry_after_received",
             Reason::ResetTimeoutElapsed => "reset_timeout_elapsed",
             Reason::TrialSucceeded => "trial_succeeded",
             Reason::TrialFailed => "trial_failed",
@@ -124,6 +128,7 @@ impl Reason {
         match self {
             Reason::FailureToleranceExceeded => (&[Closed], Open),
             Reason::FailureRateExceeded => (&[Closed], Open),
+            Reason::RetryAfterReceived => (&[Closed], Open),
             Reason::ResetTimeoutElapsed => (&[Open], HalfOpen),
             Reason::TrialSucceeded => (&[HalfOpen], Closed),
             Reason::TrialFailed => (&[HalfOpen], Open),

@@ -119,7 +119,14 @@ impl Run {
                 let permit = self.take(index, label)?;
                 let report = match op {
                     "success" => self.machine.on_success(permit, now),
-                    "failure" => self.machine.on_failure(permit, now),
+                    "failure" => match step["retry_after"].as_f64() {
+                        Some(hint) => self.machine.on_failure_with_retry_after(
+                            permit,
+                            now,
+                            Duration::from_nanos((hint * NANOS_PER_MS) as u64),
+                        ),
+                        None => self.machine.on_failure(permit, now),
+                    },
                     _ => self.machine.release(permit, now),
                 };
                 json!({"stale": report.stale, "slow": report.slow})

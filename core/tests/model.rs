@@ -14,6 +14,8 @@ enum Input {
     Acquire,
     Success(usize),
     Failure(usize),
+    /// A failure with a Retry-After hint of this many nanoseconds.
+    FailureWithHint(usize, u64),
     Release(usize),
     Query,
     ForceOpen,
@@ -34,6 +36,7 @@ fn input() -> impl Strategy<Value = Input> {
         6 => Just(Input::Acquire),
         4 => any::<usize>().prop_map(Input::Success),
         4 => any::<usize>().prop_map(Input::Failure),
+        1 => (any::<usize>(), 0u64..150).prop_map(|(i, hint)| Input::FailureWithHint(i, hint)),
         1 => any::<usize>().prop_map(Input::Release),
         2 => Just(Input::Query),
         1 => Just(Input::ForceOpen),
@@ -82,10 +85,10 @@ fn config() -> impl Strategy<Value = Config> {
         backoff,
         1u32..4,
         1u32..4,
-        1u64..80,
+        (1u64..80, 1u64..120),
     )
         .prop_map(
-            |(tolerance, failure_rate, slow, reset, backoff, max_calls, threshold, trial)| Config {
+            |(tolerance, failure_rate, slow, reset, backoff, max_calls, threshold, (trial, max_hint))| Config {
                 failure_tolerance: tolerance,
                 failure_rate,
                 slow_call_duration: slow.map(Duration::from_nanos),
@@ -98,6 +101,7 @@ fn config() -> impl Strategy<Value = Config> {
                 half_open_max_calls: max_calls,
                 success_threshold: threshold,
                 trial_timeout: Duration::from_nanos(trial),
+                max_retry_after: Duration::from_nanos(max_hint),
                 seed: Some(1),
             },
         )
@@ -279,8 +283,22 @@ impl Model {
         )
     }
 
-    /// Returns (stale, slow).
-    fn report(&mut self, p: ModelPermit, now: u64, outcome: Option<bool>) -> (bool, bool) {
+    /// Keeps the breaker open for at least the (capped) hint.
+    fn hold_open(&mut self, hint: Option<u64>) {
+        if let Some(hint) = hint {
+            let hint = hint.min(nanos(self.c.max_retry_after));
+            self.reopen_at = self.reopen_at.max(self.now + hint);
+        }
+    }
+
+    /// Returns (stale, slow). `hint`: a failure's Retry-After.
+    fn report(
+        &mut self,
+        p: ModelPermit,
+        now: u64,
+        outcome: Option<bool>,
+        hint: Option<u64>,
+    ) -> (bool, bool) {
         self.tick(now);
         match outcome {
             Some(true) => self.failures += 1,
@@ -309,7 +327,10 @@ impl Model {
             State::Closed | State::ForcedClosed => {
                 self.consecutive = if failed { self.consecutive + 1 } else { 0 };
                 self.outcomes.push((self.now, failed));
-                if self.state == State::Closed {
+                if self.state == State::Closed && hint.is_some() {
+                    self.go(State::Open, false);
+                    self.hold_open(hint);
+                } else if self.state == State::Closed {
                     let (calls, fails) = self.window();
                     let rate_trips = self.c.failure_rate.as_ref().is_some_and(|r| {
                         calls >= r.minimum_calls && fails as f64 >= r.threshold * calls as f64
@@ -319,7 +340,10 @@ impl Model {
                     }
                 }
             }
-            State::HalfOpen if failed => self.go(State::Open, true),
+            State::HalfOpen if failed => {
+                self.go(State::Open, true);
+                self.hold_open(hint);
+            }
             State::HalfOpen => {
                 self.trial_successes += 1;
                 if self.trial_successes >= self.c.success_threshold {
@@ -365,22 +389,35 @@ fn run(config: Config, steps: Vec<Step>) -> Result<(), TestCaseError> {
                     ),
                 }
             }
-            Input::Success(i) | Input::Failure(i) | Input::Release(i) if !permits.is_empty() => {
+            Input::Success(i)
+            | Input::Failure(i)
+            | Input::FailureWithHint(i, _)
+            | Input::Release(i)
+                if !permits.is_empty() =>
+            {
                 let (p, mp) = permits.swap_remove(i % permits.len());
                 let (report, expected) = match step.input {
                     Input::Success(_) => (
                         machine.on_success(p, now),
-                        model.report(mp, now, Some(false)),
+                        model.report(mp, now, Some(false), None),
                     ),
                     Input::Failure(_) => (
                         machine.on_failure(p, now),
-                        model.report(mp, now, Some(true)),
+                        model.report(mp, now, Some(true), None),
                     ),
-                    _ => (machine.release(p, now), model.report(mp, now, None)),
+                    Input::FailureWithHint(_, hint) => (
+                        machine.on_failure_with_retry_after(p, now, Duration::from_nanos(hint)),
+                        model.report(mp, now, Some(true), Some(hint)),
+                    ),
+                    _ => (machine.release(p, now), model.report(mp, now, None, None)),
                 };
                 prop_assert_eq!((report.stale, report.slow), expected);
             }
-            Input::Success(_) | Input::Failure(_) | Input::Release(_) | Input::Query => {}
+            Input::Success(_)
+            | Input::Failure(_)
+            | Input::FailureWithHint(..)
+            | Input::Release(_)
+            | Input::Query => {}
             Input::ForceOpen => {
                 machine.force_open(now);
                 model.tick(now);

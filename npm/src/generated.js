@@ -7,10 +7,10 @@
 export const STATE_NAMES = ["closed", "open", "half_open", "forced_open", "forced_closed"];
 
 /** The transition reasons, in index order. */
-export const REASON_NAMES = ["failure_tolerance_exceeded", "failure_rate_exceeded", "reset_timeout_elapsed", "trial_succeeded", "trial_failed", "trial_timed_out", "forced_open", "forced_closed", "reset"];
+export const REASON_NAMES = ["failure_tolerance_exceeded", "failure_rate_exceeded", "retry_after_received", "reset_timeout_elapsed", "trial_succeeded", "trial_failed", "trial_timed_out", "forced_open", "forced_closed", "reset"];
 
 /** The machine's options, in the slots they cross into wasm in. */
-export const OPTION_NAMES = ["failure_tolerance", "failure_rate", "failure_rate.threshold", "failure_rate.minimum_calls", "failure_rate.window_calls", "failure_rate.window_duration", "slow_call_duration", "reset_timeout", "backoff", "backoff.multiplier", "backoff.max_reset_timeout", "backoff.jitter", "half_open_max_calls", "success_threshold", "trial_timeout", "seed"];
+export const OPTION_NAMES = ["failure_tolerance", "failure_rate", "failure_rate.threshold", "failure_rate.minimum_calls", "failure_rate.window_calls", "failure_rate.window_duration", "slow_call_duration", "reset_timeout", "backoff", "backoff.multiplier", "backoff.max_reset_timeout", "backoff.jitter", "half_open_max_calls", "success_threshold", "trial_timeout", "max_retry_after", "seed"];
 
 /** The fields of stats(), in the order the module gives their values. */
 export const STATS_FIELDS = ["state", "generation", "admitted", "successes", "failures", "slow_calls", "rejections", "released", "stale_outcomes", "trial_timeouts", "abandoned", "consecutive_failures", "window_calls", "window_failures", "failure_rate", "trials_in_flight", "in_flight", "last_transition_at", "retry_after"];

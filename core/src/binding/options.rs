@@ -110,6 +110,9 @@ impl<const UNIT_NANOS: u64> OptionSlots<'_, UNIT_NANOS> {
         if let Some(d) = self.duration(const { slot_of("trial_timeout") })? {
             config.trial_timeout = d;
         }
+        if let Some(d) = self.duration(const { slot_of("max_retry_after") })? {
+            config.max_retry_after = d;
+        }
         if let Some(n) = self.get(const { slot_of("seed") }) {
             config.seed = Some(convert::seed("seed", n)?);
         }
@@ -174,6 +177,10 @@ pub fn option_slots<const UNIT_NANOS: u64>(config: &Config) -> Vec<f64> {
     put(
         const { slot_of("trial_timeout") },
         time(config.trial_timeout),
+    );
+    put(
+        const { slot_of("max_retry_after") },
+        time(config.max_retry_after),
     );
     if let Some(seed) = config.seed {
         put(const { slot_of("seed") }, seed as f64);

@@ -139,6 +139,9 @@ pub fn parse_config(value: &Value) -> Result<Config, OptionError> {
     if let Some(d) = duration(obj, "trial_timeout", "trial_timeout")? {
         config.trial_timeout = d;
     }
+    if let Some(d) = duration(obj, "max_retry_after", "max_retry_after")? {
+        config.max_retry_after = d;
+    }
     if let Some(v) = number(obj, "seed", "seed")? {
         config.seed = Some(convert::seed("seed", v)?);
     }
