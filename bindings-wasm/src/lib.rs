@@ -247,11 +247,24 @@ impl WasmBreaker {
         self.flags(report)
     }
 
-    /// Reports failure; returns flags as `success`.
-    pub fn failure(&mut self, generation: f64, acquired_at: f64, trial: f64, now: f64) -> u32 {
-        let report = self
-            .machine
-            .on_failure(Self::permit(generation, acquired_at, trial), nanos(now));
+    /// Reports failure, with the server's Retry-After hint in milliseconds
+    /// (NaN for none; checked by the caller); returns flags as `success`.
+    pub fn failure(
+        &mut self,
+        generation: f64,
+        acquired_at: f64,
+        trial: f64,
+        now: f64,
+        retry_after: f64,
+    ) -> u32 {
+        let permit = Self::permit(generation, acquired_at, trial);
+        let report = if retry_after.is_nan() {
+            self.machine.on_failure(permit, nanos(now))
+        } else {
+            let hint = Duration::from_nanos(nanos(retry_after));
+            self.machine
+                .on_failure_with_retry_after(permit, nanos(now), hint)
+        };
         self.flags(report)
     }
 

@@ -311,8 +311,7 @@ impl Machine {
     /// Reports that the permit's call failed at `now`.
     #[inline]
     pub fn on_failure(&mut self, permit: Permit, now: u64) -> Report {
-        self.counters.failures += 1;
-        self.on_outcome(permit, now, true, None)
+        self.failure(permit, now, None)
     }
 
     /// Reports that the permit's call failed at `now`, with a server's hint
@@ -330,11 +329,19 @@ impl Machine {
         now: u64,
         retry_after: Duration,
     ) -> Report {
-        self.counters.failures += 1;
-        let hint = u64::try_from(retry_after.as_nanos())
-            .unwrap_or(u64::MAX)
+        // Saturating u64 arithmetic rather than u128 `as_nanos`, which would
+        // pull 128-bit arithmetic into the WebAssembly module.
+        let hint = retry_after
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(retry_after.subsec_nanos()))
             .min(self.settings.max_retry_after_nanos);
-        self.on_outcome(permit, now, true, Some(hint))
+        self.failure(permit, now, Some(hint))
+    }
+
+    fn failure(&mut self, permit: Permit, now: u64, hint: Option<u64>) -> Report {
+        self.counters.failures += 1;
+        self.on_outcome(permit, now, true, hint)
     }
 
     /// Gives the permit back without an outcome (the call was cancelled, or
@@ -614,6 +621,7 @@ impl Machine {
             && f64::from(totals.failures) >= rate.threshold * f64::from(totals.calls)
     }
 
+    #[inline(never)]
     fn transition(&mut self, reason: Reason, now: u64) {
         let (sources, to) = reason.rule();
         let from = self.state;
@@ -681,6 +689,7 @@ impl Machine {
     }
 
     /// Sets up the books of the state entered at `now`.
+    #[inline(never)]
     fn enter(&mut self, to: State, now: u64) {
         self.state = to;
         self.trials.clear();

@@ -88,7 +88,16 @@ fn config() -> impl Strategy<Value = Config> {
         (1u64..80, 1u64..120),
     )
         .prop_map(
-            |(tolerance, failure_rate, slow, reset, backoff, max_calls, threshold, (trial, max_hint))| Config {
+            |(
+                tolerance,
+                failure_rate,
+                slow,
+                reset,
+                backoff,
+                max_calls,
+                threshold,
+                (trial, max_hint),
+            )| Config {
                 failure_tolerance: tolerance,
                 failure_rate,
                 slow_call_duration: slow.map(Duration::from_nanos),

@@ -4,17 +4,17 @@
 
 /** Base of tripgate's errors: each has a stable `code`. */
 export class TripgateError extends Error {
-  constructor(message, code, name = "TripgateError") {
-    super(message);
+  constructor(message, code, name = "TripgateError", cause = undefined) {
+    super(message, cause === undefined ? undefined : { cause });
     // Set explicitly: minifiers rename classes.
     this.name = name;
     this.code = code;
   }
 }
 
-/** The breaker rejected the call; it was not made. */
+/** The breaker rejected the call; it was not made. Its `cause` is the failure that opened the breaker, where there was one. */
 export class CircuitOpenError extends TripgateError {
-  constructor(state, retryAfter, breakerName) {
+  constructor(state, retryAfter, breakerName, cause) {
     const who = breakerName ? `circuit breaker "${breakerName}"` : "circuit breaker";
     const why =
       retryAfter !== null
@@ -22,7 +22,7 @@ export class CircuitOpenError extends TripgateError {
         : state === "half_open"
           ? "is half_open and every trial slot is taken"
           : `is ${state}`;
-    super(`${who} ${why}`, "circuit_open", "CircuitOpenError");
+    super(`${who} ${why}`, "circuit_open", "CircuitOpenError", cause);
     /** The state that rejected the call. */
     this.state = state;
     /** Milliseconds until a trial call will be admitted, or null. */

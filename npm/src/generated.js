@@ -19,7 +19,7 @@ export const STATS_FIELDS = ["state", "generation", "admitted", "successes", "fa
 export const STATS_TIME_FIELDS = ["last_transition_at", "retry_after"];
 
 /** The events a breaker emits. */
-export const EVENTS = ["state_change", "success", "failure", "rejected", "timeout", "error"];
+export const EVENTS = ["state_change", "success", "failure", "rejected", "timeout", "fallback", "error"];
 
 /** The stable error codes. */
-export const ERROR_CODES = ["circuit_open", "call_timeout", "invalid_snapshot", "invalid_config", "disposed"];
+export const ERROR_CODES = ["circuit_open", "call_timeout", "invalid_snapshot", "invalid_config", "disposed", "group_full"];

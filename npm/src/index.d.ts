@@ -4,6 +4,7 @@ export type State = "closed" | "open" | "half_open" | "forced_open" | "forced_cl
 export type Reason =
   | "failure_tolerance_exceeded"
   | "failure_rate_exceeded"
+  | "retry_after_received"
   | "reset_timeout_elapsed"
   | "trial_succeeded"
   | "trial_failed"
@@ -39,11 +40,26 @@ export interface CircuitBreakerOptions<R = unknown> {
   halfOpenMaxCalls?: number;
   successThreshold?: number;
   trialTimeout?: number;
+  /** The longest a Retry-After hint keeps the breaker open (default 300000: 5 minutes). */
+  maxRetryAfter?: number;
   callTimeout?: number;
   /** Whether an error counts as a failure (default: every error does); false releases the call. */
   isFailure?: (error: unknown) => boolean;
   /** Whether a returned value counts as a failure (default: never). */
   isResultFailure?: (value: R) => boolean;
+  /**
+   * A failed call's Retry-After hint in milliseconds, found in its error or
+   * (for a result that isResultFailure counts) its value; null or undefined
+   * for none. A failure with a hint opens the breaker at once.
+   */
+  retryAfterHint?: (errorOrResult: unknown) => number | null | undefined;
+  /**
+   * Answers a call that would end in an error (a CircuitOpenError, a
+   * CallTimeoutError or the call's own error, counted or not; not the
+   * caller's abort): its result becomes the call's. execute's own
+   * `fallback` replaces it.
+   */
+  fallback?: (error: unknown) => R | PromiseLike<R>;
   /** Milliseconds from any origin (default: performance.now). */
   clock?: () => number;
   name?: string;
@@ -60,9 +76,12 @@ export interface EffectiveOptions<R = unknown> {
   readonly halfOpenMaxCalls: number;
   readonly successThreshold: number;
   readonly trialTimeout: number;
+  readonly maxRetryAfter: number;
   readonly callTimeout: number | null;
   readonly isFailure: ((error: unknown) => boolean) | null;
   readonly isResultFailure: ((value: R) => boolean) | null;
+  readonly retryAfterHint: ((errorOrResult: unknown) => number | null | undefined) | null;
+  readonly fallback: ((error: unknown) => R | PromiseLike<R>) | null;
   readonly clock: () => number;
   readonly name: string | null;
   readonly seed: number;
@@ -103,6 +122,13 @@ export interface CallOutcome {
   stale: boolean;
   slow: boolean;
   error?: unknown;
+  /** Milliseconds from the call's start to its outcome; null when the clock failed. */
+  duration: number | null;
+}
+
+export interface FallbackEvent {
+  /** The error the fallback answers. */
+  error: unknown;
 }
 
 export interface Rejection {
@@ -122,13 +148,16 @@ export interface EventMap {
   failure: CallOutcome;
   rejected: Rejection;
   timeout: TimeoutEvent;
+  fallback: FallbackEvent;
   error: unknown;
 }
 export type EventName = keyof EventMap;
 
-export interface ExecuteOptions {
+export interface ExecuteOptions<T = unknown> {
   /** Aborting it aborts the call's signal; the call is then released, not counted. */
   signal?: AbortSignal;
+  /** Replaces the breaker's fallback for this call. */
+  fallback?: (error: unknown) => T | PromiseLike<T>;
 }
 
 export interface CallContext {
@@ -145,6 +174,8 @@ export declare class CircuitOpenError extends TripgateError {
   readonly state: State;
   readonly retryAfter: number | null;
   readonly breakerName: string | undefined;
+  /** The error of the failure that opened the breaker, where there was one. */
+  readonly cause?: unknown;
 }
 
 export declare class CallTimeoutError extends TripgateError {
@@ -202,7 +233,8 @@ export declare class Permit {
   private constructor();
   readonly isTrial: boolean;
   success(): void;
-  failure(): void;
+  /** `retryAfter`: the server's Retry-After hint in milliseconds, which opens the breaker at once. */
+  failure(options?: { retryAfter?: number | null }): void;
   release(): void;
 }
 
@@ -221,7 +253,7 @@ export declare class CircuitBreaker<R = unknown> {
   snapshot(): Snapshot;
   on<E extends EventName>(event: E, listener: (payload: EventMap[E]) => void): () => void;
   tryAcquire(): Permit | null;
-  execute<T extends R>(fn: (context: CallContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T>;
+  execute<T extends R>(fn: (context: CallContext) => T | PromiseLike<T>, options?: ExecuteOptions<T>): Promise<T>;
   wrap<A extends unknown[], T extends R>(fn: (...args: A) => T | PromiseLike<T>): (...args: A) => Promise<T>;
   dispose(): void;
 }

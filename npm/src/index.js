@@ -5,7 +5,7 @@
 import { WasmBreaker, initSync, limits, problem } from "../wasm/tripgate_wasm.js";
 import { wasmBytes } from "../wasm/bytes.js";
 import { CircuitOpenError, CallTimeoutError, InvalidSnapshotError, TripgateError, disposedError, outOfMemoryAsRangeError } from "./errors.js";
-import { callOptionsProblem, checkedReading, defaultClock, isAbortError, randomSeed } from "./inputs.js";
+import { callOptionsProblem, checkedHint, checkedReading, defaultClock, isAbortError, randomSeed } from "./inputs.js";
 import { camel, machineOptions, optionError } from "./options.js";
 import { CallContext, Permit } from "./permit.js";
 import { EVENTS as EVENT_NAMES, OPTION_NAMES as OPTION_SLOTS, REASON_NAMES, STATE_NAMES, STATS_FIELDS as STATS_FIELD_NAMES } from "./generated.js";
@@ -51,7 +51,10 @@ const QUIET_SUCCESS = 16;
 const RETRY_AFTER = 8;
 
 // How #caught names what threw, where it is not a listener.
-const SOURCES = { clock: "the clock", isFailure: "isFailure", isResultFailure: "isResultFailure" };
+const SOURCES = { clock: "the clock", isFailure: "isFailure", isResultFailure: "isResultFailure", retryAfterHint: "retryAfterHint" };
+// The index of "open" and "half_open" in STATES.
+const OPEN = 1;
+const HALF_OPEN = 2;
 
 let restoring = null;
 
@@ -59,8 +62,9 @@ let restoring = null;
  * A circuit breaker. Options (all optional; times in milliseconds):
  * failureTolerance, failureRate { threshold, minimumCalls, windowCalls | windowDuration },
  * slowCallDuration, resetTimeout, backoff { multiplier, maxResetTimeout, jitter },
- * halfOpenMaxCalls, successThreshold, trialTimeout, callTimeout, isFailure(error),
- * isResultFailure(value), clock(), name, seed.
+ * halfOpenMaxCalls, successThreshold, trialTimeout, maxRetryAfter, callTimeout,
+ * isFailure(error), isResultFailure(value), retryAfterHint(errorOrResult),
+ * fallback(error), clock(), name, seed.
  */
 export class CircuitBreaker {
   // The fields the hot path reads come first.
@@ -68,6 +72,12 @@ export class CircuitBreaker {
   /** Whether the machine needs the current time for its next acquire (kept from its own answers). */
   #timed = true;
   #disposed = false;
+  /**
+   * Whether a call needs nothing but a permit and its outcome: no
+   * callTimeout, no fallback, not disposed, and no success or failure
+   * listener (which would need the call's duration).
+   */
+  #plain = true;
   #callTimeout;
   /**
    * Quiet successes held back and delivered with the next input, in order:
@@ -81,6 +91,12 @@ export class CircuitBreaker {
   #listeners = new Map();
   #isFailure;
   #isResultFailure;
+  #retryAfterHint;
+  #fallback;
+  /** The error of the failure that opened the breaker, kept until it closes (a CircuitOpenError's cause). */
+  #cause;
+  /** The error of the failure being reported, while its transitions are drained. */
+  #pendingCause;
   #clock;
   #name;
   /** Events waiting to be delivered, flat (event, payload, ...): every listener sees them in the order they happened, even when one of them causes more. */
@@ -107,9 +123,12 @@ export class CircuitBreaker {
     this.#clock = clock;
     this.#isFailure = given.isFailure;
     this.#isResultFailure = given.isResultFailure;
+    this.#retryAfterHint = given.retryAfterHint ?? undefined;
+    this.#fallback = given.fallback ?? undefined;
     this.#callTimeout = callTimeout;
     this.#name = given.name;
     this.#keepFlags(this.#wasm.stateFlags());
+    this.#refreshPlain();
   }
 
   /**
@@ -157,6 +176,8 @@ export class CircuitBreaker {
       callTimeout: this.#callTimeout ?? null,
       isFailure: this.#isFailure ?? null,
       isResultFailure: this.#isResultFailure ?? null,
+      retryAfterHint: this.#retryAfterHint ?? null,
+      fallback: this.#fallback ?? null,
       clock: this.#clock,
       name: this.#name ?? null,
     });
@@ -186,22 +207,16 @@ export class CircuitBreaker {
     }
   }
 
-  /**
-   * The time to report an outcome at: the clock's reading or, if the clock
-   * fails, 0, which the machine takes as the latest time it has seen (time
-   * never runs backwards in it). The outcome must still be recorded and the
-   * caller still get the call's own result.
-   */
-  #reportTime() {
-    const now = this.#readingOrNaN();
-    return Number.isNaN(now) ? 0 : now;
-  }
-
   #deliverHeld() {
     if (this.#held !== 0) {
       this.#wasm.deliverSuccesses(this.#held, this.#heldGeneration);
       this.#held = 0;
     }
+  }
+
+  #refreshPlain() {
+    const listeners = this.#listeners;
+    this.#plain = !this.#disposed && this.#callTimeout === undefined && this.#fallback === undefined && !listeners.has("success") && !listeners.has("failure");
   }
 
   /** Keeps what the machine said about its next inputs. */
@@ -223,6 +238,12 @@ export class CircuitBreaker {
         transitions.push(t);
       }
       for (const t of transitions) {
+        // The failure that opened the breaker is the cause of its rejections until it closes.
+        if (t[1] === OPEN) {
+          this.#cause = this.#pendingCause;
+        } else if (t[1] !== HALF_OPEN) {
+          this.#cause = undefined;
+        }
         this.#emit("stateChange", { from: STATES[t[0]], to: STATES[t[1]], reason: REASONS[t[2]], at: t[3], generation: t[4] });
       }
     }
@@ -277,7 +298,7 @@ export class CircuitBreaker {
 
   /**
    * Calls `listener` on every `event`; returns a function that unsubscribes it.
-   * Events: stateChange, success, failure, rejected, timeout, error.
+   * Events: stateChange, success, failure, rejected, timeout, fallback, error.
    */
   on(event, listener) {
     if (this.#disposed) {
@@ -296,8 +317,13 @@ export class CircuitBreaker {
     }
     const entry = (payload) => listener(payload);
     listeners.add(entry);
+    this.#refreshPlain();
     return () => {
       listeners.delete(entry);
+      if (listeners.size === 0 && this.#listeners.get(event) === listeners) {
+        this.#listeners.delete(event);
+        this.#refreshPlain();
+      }
     };
   }
 
@@ -383,8 +409,13 @@ export class CircuitBreaker {
     return this.#rejection(generation);
   }
 
-  /** Reports a permit (its raw parts): "success", "failure" or "release". */
-  #report(generation, acquiredAt, trial, outcome, error) {
+  /**
+   * Reports a permit (its raw parts): "success", "failure" or "release";
+   * `hint` is a failure's Retry-After in milliseconds (NaN for none),
+   * `started` the clock's reading when the call began (NaN where no
+   * listener needs its duration).
+   */
+  #report(generation, acquiredAt, trial, outcome, error, hint = NaN, started = NaN) {
     if (this.#disposed) {
       return;
     }
@@ -398,20 +429,66 @@ export class CircuitBreaker {
     }
     this.#deliverHeld();
     const w = this.#wasm;
-    const now = outcome === "failure" || this.#timed ? this.#reportTime() : 0;
+    const heard = outcome !== "release" && this.#listeners.has(outcome);
+    const reading = outcome === "failure" || this.#timed || heard ? this.#readingOrNaN() : 0;
+    // A failed clock reports at 0, which the machine takes as the latest time it has seen.
+    const now = Number.isNaN(reading) ? 0 : reading;
     const flags =
       outcome === "success"
         ? w.success(generation, acquiredAt, trial, now)
         : outcome === "failure"
-          ? w.failure(generation, acquiredAt, trial, now)
+          ? w.failure(generation, acquiredAt, trial, now, hint)
           : w.release(generation, acquiredAt, trial, now);
     this.#keepFlags(flags);
     if (flags & TRANSITIONED) {
+      this.#pendingCause = outcome === "failure" ? error : undefined;
       this.#drain();
+      this.#pendingCause = undefined;
     }
-    if (this.#listeners.size !== 0 && outcome !== "release" && this.#listeners.has(outcome)) {
-      this.#emit(outcome, { error, stale: (flags & STALE) !== 0, slow: (flags & SLOW) !== 0 });
+    if (heard && !this.#disposed) {
+      const duration = reading - started;
+      this.#emit(outcome, { error, stale: (flags & STALE) !== 0, slow: (flags & SLOW) !== 0, duration: duration >= 0 ? duration : null });
     }
+  }
+
+  /** The Retry-After hint `retryAfterHint` finds in a failed call's error or result: milliseconds, or NaN. */
+  #hintOf(subject) {
+    const extract = this.#retryAfterHint;
+    if (extract === undefined) {
+      return NaN;
+    }
+    try {
+      const hint = extract(subject);
+      return hint === undefined || hint === null ? NaN : checkedHint("retryAfterHint", hint, "return");
+    } catch (error) {
+      this.#caught("retryAfterHint", error);
+      return NaN;
+    }
+  }
+
+  /** Reports a call that ended with `error`, classified. */
+  #reportError(generation, acquiredAt, trial, error, started) {
+    const outcome = this.#classifyError(error);
+    this.#report(generation, acquiredAt, trial, outcome, error, outcome === "failure" ? this.#hintOf(error) : NaN, started);
+  }
+
+  /** Reports a call that returned `value`, classified. */
+  #reportValue(generation, acquiredAt, trial, value, started) {
+    const outcome = this.#isResultFailure === undefined ? "success" : this.#classifyResult(value);
+    this.#report(generation, acquiredAt, trial, outcome, undefined, outcome === "failure" ? this.#hintOf(value) : NaN, started);
+  }
+
+  /** The fallback's answer to `error` (the `fallback` event first). */
+  #fallBack(fallback, error) {
+    if (this.#listeners.has("fallback")) {
+      this.#emit("fallback", { error });
+    }
+    return fallback(error);
+  }
+
+  /** A promise of the fallback's answer to `error`, or of `error` itself without a fallback. */
+  #failed(error, fallback) {
+    return fallback === undefined ? Promise.reject(error) : new Promise((resolve) => resolve(this.#fallBack(fallback, error)));
   }
 
   /**
@@ -435,7 +512,16 @@ export class CircuitBreaker {
    */
   tryAcquire() {
     const permit = this.#acquire();
-    return "generation" in permit ? new Permit(permit, (p, outcome) => this.#report(p.generation, p.acquiredAt, p.trial, outcome, undefined)) : null;
+    if (!("generation" in permit)) {
+      return null;
+    }
+    const started = this.#plain ? NaN : this.#readingOrNaN();
+    return new Permit(permit, (p, outcome, hint) => this.#report(p.generation, p.acquiredAt, p.trial, outcome, undefined, hint, started));
+  }
+
+  /** The error a rejected call gets: its cause is the failure that opened the breaker, if any. */
+  #openError(rejection) {
+    return new CircuitOpenError(rejection.state, rejection.retryAfter, this.#name, this.#cause);
   }
 
   #classifyError(error) {
@@ -467,13 +553,16 @@ export class CircuitBreaker {
    * result; otherwise rejects with CircuitOpenError without calling it.
    * With callTimeout, the signal is aborted and the promise rejects with
    * CallTimeoutError when the call runs too long. A call aborted through
-   * `options.signal` is released, not counted.
+   * `options.signal` is released, not counted. With a fallback (the
+   * breaker's, or `options.fallback`, which replaces it), a call that would
+   * end in any of those errors, except the caller's abort, resolves to
+   * `fallback(error)` instead.
    */
   execute(fn, options) {
     if (typeof fn !== "function") {
       return Promise.reject(new TypeError(`execute needs a function, got ${String(fn)}`));
     }
-    if (!this.#timed && !this.#disposed && options === undefined && this.#callTimeout === undefined) {
+    if (this.#plain && !this.#timed && options === undefined) {
       // The hot path: closed, nothing time-based, no timer, no caller signal.
       let generation;
       if (this.#held === 0) {
@@ -483,10 +572,9 @@ export class CircuitBreaker {
         this.#held = 0;
       }
       if (generation >= 0) {
-        return this.#run(fn, generation, 0, 0);
+        return this.#run(fn, generation, 0, 0, NaN, undefined);
       }
-      const rejection = this.#rejection(generation);
-      return Promise.reject(new CircuitOpenError(rejection.state, rejection.retryAfter, this.#name));
+      return Promise.reject(this.#openError(this.#rejection(generation)));
     }
     return this.#executeSlowly(fn, options);
   }
@@ -507,55 +595,73 @@ export class CircuitBreaker {
     } catch (error) {
       return Promise.reject(error);
     }
+    const fallback = options?.fallback ?? this.#fallback;
     if (!("generation" in permit)) {
-      return Promise.reject(new CircuitOpenError(permit.state, permit.retryAfter, this.#name));
+      return this.#failed(this.#openError(permit), fallback);
     }
     const callerSignal = options?.signal;
     const timeout = this.#callTimeout;
+    const started = this.#plain && timeout === undefined ? NaN : this.#readingOrNaN();
     if (timeout === undefined && callerSignal === undefined) {
-      return this.#run(fn, permit.generation, permit.acquiredAt, permit.trial);
+      return this.#run(fn, permit.generation, permit.acquiredAt, permit.trial, started, fallback);
     }
-    return this.#executeGuarded(fn, permit, timeout, callerSignal);
+    return this.#executeGuarded(fn, permit, timeout, callerSignal, started, fallback);
   }
 
   /** The fast path: no timer, and an AbortController only if fn reads `signal`. */
-  async #run(fn, generation, acquiredAt, trial) {
+  async #run(fn, generation, acquiredAt, trial, started, fallback) {
     let value;
     try {
       value = await fn(new CallContext());
     } catch (error) {
-      this.#report(generation, acquiredAt, trial, this.#classifyError(error), error);
-      throw error;
+      this.#reportError(generation, acquiredAt, trial, error, started);
+      if (fallback === undefined) {
+        throw error;
+      }
+      return this.#fallBack(fallback, error);
     }
-    this.#report(generation, acquiredAt, trial, this.#isResultFailure === undefined ? "success" : this.#classifyResult(value), undefined);
+    this.#reportValue(generation, acquiredAt, trial, value, started);
     return value;
   }
 
-  #executeGuarded(fn, permit, timeout, callerSignal) {
+  #executeGuarded(fn, permit, timeout, callerSignal, started, fallback) {
     const controller = new AbortController();
-    const started = timeout === undefined ? NaN : this.#readingOrNaN();
+    const { generation, acquiredAt, trial } = permit;
     return new Promise((resolve, reject) => {
       let settled = false;
       let timer;
-      const finish = (outcome, error, settle) => {
+      // Ends the call once: `report` reports its permit, `settle` settles the promise.
+      const finish = (report, settle) => {
         if (settled) {
           return;
         }
         settled = true;
         clearTimeout(timer);
         callerSignal?.removeEventListener("abort", onCallerAbort);
-        this.#report(permit.generation, permit.acquiredAt, permit.trial, outcome, error);
+        report();
         settle();
+      };
+      const release = () => this.#report(generation, acquiredAt, trial, "release", undefined);
+      const fail = (error) => () => {
+        if (fallback === undefined) {
+          reject(error);
+          return;
+        }
+        try {
+          resolve(this.#fallBack(fallback, error));
+        } catch (fallbackError) {
+          reject(fallbackError);
+        }
       };
       // The caller's abort ends the call at once, whether or not fn heeds
       // its signal: the permit is released and fn's late outcome ignored.
       const onCallerAbort = () => {
         controller.abort(callerSignal.reason);
-        finish("release", undefined, () => reject(callerSignal.reason));
+        finish(release, () => reject(callerSignal.reason));
       };
       if (callerSignal !== undefined) {
         if (callerSignal.aborted) {
-          finish("release", undefined, () => reject(callerSignal.reason));
+          finish(release, () => reject(callerSignal.reason));
           return;
         }
         callerSignal.addEventListener("abort", onCallerAbort, { once: true });
@@ -571,12 +677,15 @@ export class CircuitBreaker {
             this.#emit("timeout", { duration: duration >= 0 ? duration : null, error });
           }
           controller.abort(error);
-          finish("failure", error, () => reject(error));
+          finish(() => this.#report(generation, acquiredAt, trial, "failure", error, this.#hintOf(error), started), fail(error));
         }, timeout);
       }
       const onError = (error) => {
-        const outcome = callerSignal?.aborted && (isAbortError(error) || error === callerSignal.reason) ? "release" : this.#classifyError(error);
-        finish(outcome, error, () => reject(error));
+        if (callerSignal?.aborted && (isAbortError(error) || error === callerSignal.reason)) {
+          finish(release, () => reject(error));
+        } else {
+          finish(() => this.#reportError(generation, acquiredAt, trial, error, started), fail(error));
+        }
       };
       let result;
       try {
@@ -585,7 +694,14 @@ export class CircuitBreaker {
         onError(error);
         return;
       }
-      Promise.resolve(result).then((value) => finish(this.#classifyResult(value), undefined, () => resolve(value)), onError);
+      Promise.resolve(result).then(
+        (value) =>
+          finish(
+            () => this.#reportValue(generation, acquiredAt, trial, value, started),
+            () => resolve(value),
+          ),
+        onError,
+      );
     });
   }
 
@@ -601,6 +717,7 @@ export class CircuitBreaker {
   dispose() {
     if (!this.#disposed) {
       this.#disposed = true;
+      this.#plain = false;
       this.#wasm.free();
     }
   }

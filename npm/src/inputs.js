@@ -32,7 +32,22 @@ export function isAbortError(error) {
   return error !== null && typeof error === "object" && error.name === "AbortError";
 }
 
-const CALL_OPTIONS = ["signal"];
+/**
+ * A Retry-After hint in milliseconds, checked: `what` names who gave it
+ * (`retryAfter`, or `retryAfterHint` with `verb` "return"). Infinity is
+ * allowed (the machine caps every hint at maxRetryAfter).
+ */
+export function checkedHint(what, hint, verb = "be") {
+  if (typeof hint !== "number") {
+    throw new TypeError(`${what} must ${verb} a number of milliseconds, got ${show(hint)}`);
+  }
+  if (!(hint >= 0)) {
+    throw new RangeError(`${what} must ${verb} a number of milliseconds >= 0, got ${show(hint)}`);
+  }
+  return hint;
+}
+
+const CALL_OPTIONS = ["signal", "fallback"];
 
 /** What is wrong with execute()'s options, as the error to reject with, or undefined. */
 export function callOptionsProblem(options) {
@@ -47,6 +62,9 @@ export function callOptionsProblem(options) {
   const signal = options.signal;
   if (signal !== undefined && !isAbortSignal(signal)) {
     return new TypeError(`signal must be an AbortSignal, got ${show(signal)}`);
+  }
+  if (options.fallback !== undefined && typeof options.fallback !== "function") {
+    return new TypeError(`fallback must be a function, got ${show(options.fallback)}`);
   }
   return undefined;
 }

@@ -30,7 +30,7 @@ function typeError(option, expected, value) {
 const present = (value) => value !== undefined && value !== null;
 
 /** The options the JS binding acts on itself, beside the machine's. */
-const BINDING_OPTIONS = ["call_timeout", "is_failure", "is_result_failure", "clock", "name"];
+const BINDING_OPTIONS = ["call_timeout", "is_failure", "is_result_failure", "retry_after_hint", "fallback", "clock", "name"];
 
 /**
  * Edit distance between two names (insertions, deletions, substitutions).
@@ -153,7 +153,7 @@ export function machineOptions(options, slots) {
       throw new RangeError(`callTimeout must be a finite number greater than 0, got ${show(callTimeout)}`);
     }
   }
-  for (const option of ["is_failure", "is_result_failure", "clock"]) {
+  for (const option of ["is_failure", "is_result_failure", "retry_after_hint", "fallback", "clock"]) {
     const f = options[camel(option)];
     if (present(f) && typeof f !== "function") {
       throw typeError(option, "a function", f);

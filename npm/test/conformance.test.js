@@ -3,7 +3,8 @@
 // injected clock: once with the two-step tryAcquire, and once with whole
 // calls through execute(), each permit of the scenario a call whose promise
 // the runner settles at the step that reports it (success resolves, failure
-// rejects, release rejects with an error isFailure does not count).
+// rejects, release rejects with an error isFailure does not count; a
+// failure's Retry-After hint travels on its error, found by retryAfterHint).
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -66,7 +67,7 @@ class Run {
 
   options(config) {
     const options = { ...jsOptions(config), clock: () => this.now };
-    return this.calls ? { ...options, isFailure: (error) => error !== RELEASE } : options;
+    return this.calls ? { ...options, isFailure: (error) => error !== RELEASE, retryAfterHint: (error) => error.retryAfter } : options;
   }
 
   attach(breaker) {
@@ -85,7 +86,7 @@ class Run {
     if (permit === null) {
       return this.rejection(heard);
     }
-    this.permits.set(label, { settle: (op) => permit[op](), owner });
+    this.permits.set(label, { settle: (op, hint) => (hint === undefined ? permit[op]() : permit.failure({ retryAfter: hint })), owner });
     return { admitted: true, trial: permit.isTrial };
   }
 
@@ -115,12 +116,12 @@ class Run {
         },
       );
     }
-    const outcome = (op) => {
+    const outcome = (op, hint) => {
       if (op === "success") {
         settle.resolve("ok");
         return done;
       }
-      settle.reject(op === "failure" ? new Error("failed by the scenario") : RELEASE);
+      settle.reject(op === "failure" ? Object.assign(new Error("failed by the scenario"), { retryAfter: hint }) : RELEASE);
       return done.then(
         () => assert.fail("a failed call resolved"),
         () => {},
@@ -131,11 +132,11 @@ class Run {
     return { admitted: true, trial };
   }
 
-  async report(op, label) {
+  async report(op, label, hint) {
     const { settle, owner } = this.permits.get(label);
     this.permits.delete(label);
     const before = owner.stats();
-    await settle(op);
+    await settle(op, hint);
     const afterStats = owner.stats();
     return {
       // A permit of a breaker replaced by a restore changes nothing in the restored one.
@@ -161,7 +162,7 @@ class Run {
       case "success":
       case "failure":
       case "release":
-        return this.report(step.op, step.permit);
+        return this.report(step.op, step.permit, step.retry_after);
       case "state":
         return b.state;
       case "retry_after":

@@ -46,23 +46,25 @@ pub const STATS_TIME_FIELDS: [&str; 2] = ["last_transition_at", "retry_after"];
 /// of handing them to a caller) is an event where the language has no
 /// better home for them: JavaScript; Python logs them on the `tripgate`
 /// logger and Rust hands them to `on_error`.
-pub const EVENTS: [&str; 6] = [
+pub const EVENTS: [&str; 7] = [
     "state_change",
     "success",
     "failure",
     "rejected",
     "timeout",
+    "fallback",
     "error",
 ];
 
 /// The stable error codes, shared by every language (docs/semantics.md,
 /// "What the bindings own").
-pub const ERROR_CODES: [&str; 5] = [
+pub const ERROR_CODES: [&str; 6] = [
     "circuit_open",
     "call_timeout",
     "invalid_snapshot",
     "invalid_config",
     "disposed",
+    "group_full",
 ];
 
 /// The states' names, in [`State::ALL`] order (the index a binding receives).
