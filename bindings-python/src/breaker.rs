@@ -4,6 +4,7 @@
 //! Python code runs (the protected call, a clock, a listener, a predicate).
 
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::gc::PyVisit;
@@ -11,13 +12,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use pyo3::PyTraverseError;
 use tripgate_core::{
-    Config, Decision, Machine, Permit, Rejection, RestoreError, Snapshot, Transition, Window,
+    Config, Decision, Machine, Permit, Rejection, RestoreError, Snapshot, State, Transition, Window,
 };
 
 use crate::clock::{seconds, TimeSource};
 use crate::errors::{error_types, log_caught, log_predicate_error};
 use crate::events::{CallEvent, Event, Listeners};
-use crate::options::{self, BindingOptions};
+use crate::options::{self, hint, BindingOptions};
 use crate::permit::PermitHandle;
 
 /// How a finished call counts.
@@ -58,8 +59,58 @@ pub struct Breaker {
     pub(crate) call_timeout: Option<u64>,
     is_failure: Option<Py<PyAny>>,
     is_result_failure: Option<Py<PyAny>>,
+    retry_after_hint: Option<Py<PyAny>>,
+    fallback: Option<Py<PyAny>>,
     exclude: Option<Py<PyTuple>>,
+    /// The exception of the failure that opened the breaker, kept until it
+    /// closes: the `__cause__` of its rejections.
+    cause: Mutex<Option<Py<PyAny>>>,
     pub(crate) listeners: Listeners,
+}
+
+/// How a finished call ended, for `Breaker::settle`.
+pub(crate) struct Ending<'a, 'py> {
+    pub outcome: Outcome,
+    /// The exception it raised, if any.
+    pub error: Option<&'a Bound<'py, PyAny>>,
+    /// The value it returned, if any.
+    pub value: Option<&'a Bound<'py, PyAny>>,
+    /// A Retry-After hint given with the failure (two-step permits).
+    pub hint: Option<Duration>,
+    /// The caller already enforced `call_timeout`.
+    pub timed_out: bool,
+}
+
+impl<'a, 'py> Ending<'a, 'py> {
+    pub fn raised(outcome: Outcome, error: &'a Bound<'py, PyAny>) -> Self {
+        Ending {
+            outcome,
+            error: Some(error),
+            value: None,
+            hint: None,
+            timed_out: false,
+        }
+    }
+
+    pub fn returned(outcome: Outcome, value: &'a Bound<'py, PyAny>) -> Self {
+        Ending {
+            outcome,
+            error: None,
+            value: Some(value),
+            hint: None,
+            timed_out: false,
+        }
+    }
+
+    pub fn reported(outcome: Outcome, hint: Option<Duration>) -> Self {
+        Ending {
+            outcome,
+            error: None,
+            value: None,
+            hint,
+            timed_out: false,
+        }
+    }
 }
 
 /// What a report knows of the time before it reaches the machine.
@@ -111,7 +162,7 @@ impl Breaker {
         f: impl FnOnce(&mut Machine, u64) -> R,
     ) -> PyResult<R> {
         let injected = self.time.custom(py)?;
-        Ok(self.operate_at(py, injected, always_read_clock, f))
+        Ok(self.operate_at(py, injected, always_read_clock, None, f))
     }
 
     /// As `operate`, for reporting an outcome, which must be recorded
@@ -123,6 +174,7 @@ impl Breaker {
         py: Python<'_>,
         read: Reading,
         always_read_clock: bool,
+        cause: Option<&Bound<'_, PyAny>>,
         f: impl FnOnce(&mut Machine, u64) -> R,
     ) -> R {
         let injected = match read {
@@ -133,7 +185,7 @@ impl Breaker {
                 .report_reading(py, |time, py| time.custom(py))
                 .unwrap_or(Some(0)),
         };
-        self.operate_at(py, injected, always_read_clock, f)
+        self.operate_at(py, injected, always_read_clock, cause, f)
     }
 
     /// Reads the time with `read`; a failing clock's error is logged (it
@@ -157,11 +209,14 @@ impl Breaker {
         }
     }
 
+    /// `cause`: the exception of the failure `f` reports, which becomes the
+    /// cause of rejections if the breaker opens.
     fn operate_at<R>(
         &self,
         py: Python<'_>,
         injected: Option<u64>,
         always_read_clock: bool,
+        cause: Option<&Bound<'_, PyAny>>,
         f: impl FnOnce(&mut Machine, u64) -> R,
     ) -> R {
         let (result, transitions) = {
@@ -182,17 +237,107 @@ impl Breaker {
             (result, transitions)
         };
         if !transitions.is_empty() {
+            self.keep_cause(&transitions, cause);
             self.listeners.state_changes(py, transitions);
         }
         result
     }
 
+    /// After `transitions`: opening keeps `cause` as the cause of the
+    /// rejections to come; closing (or being forced) drops it.
+    fn keep_cause(&self, transitions: &[Transition], cause: Option<&Bound<'_, PyAny>>) {
+        let mut kept = self.cause.lock().unwrap_or_else(|e| e.into_inner());
+        for t in transitions {
+            match t.to {
+                State::Open => *kept = cause.map(|c| c.clone().unbind()),
+                State::HalfOpen => {}
+                State::Closed | State::ForcedOpen | State::ForcedClosed => *kept = None,
+            }
+        }
+    }
+
+    /// The fallback's answer to `err`, if the breaker has a fallback and
+    /// `err` is an `Exception` (a cancellation or an interrupt is the
+    /// caller's, not the call's); otherwise `err`.
+    pub(crate) fn fall_back(&self, py: Python<'_>, err: PyErr) -> PyResult<PyObject> {
+        let Some(fallback) = &self.fallback else {
+            return Err(err);
+        };
+        let error = err.value(py).clone().into_any();
+        if !error.is_instance_of::<PyException>() {
+            return Err(err);
+        }
+        self.emit_fallback(py, &error);
+        fallback.call1(py, (error,))
+    }
+
+    pub(crate) fn emit_fallback(&self, py: Python<'_>, error: &Bound<'_, PyAny>) {
+        self.listeners.emit(py, Event::Fallback, || {
+            Ok(Py::new(
+                py,
+                CallEvent {
+                    event: "fallback",
+                    name: self.name(py),
+                    duration: None,
+                    error: Some(error.clone().unbind()),
+                    slow: false,
+                    stale: false,
+                    state: None,
+                    retry_after: None,
+                },
+            )?
+            .into_any())
+        });
+    }
+
+    /// The Retry-After hint `retry_after_hint` finds in a failed call's
+    /// exception or result; one that raises, or answers what is not a number
+    /// of seconds, is logged and gives no hint.
+    fn hint_of(&self, py: Python<'_>, subject: Option<&Bound<'_, PyAny>>) -> Option<Duration> {
+        let extract = self.retry_after_hint.as_ref()?;
+        let subject = match subject {
+            Some(s) => s.clone(),
+            None => py.None().into_bound(py),
+        };
+        let found = extract.bind(py).call1((subject,)).and_then(|answer| {
+            if answer.is_none() {
+                Ok(None)
+            } else {
+                hint("retry_after_hint", "return", &answer).map(Some)
+            }
+        });
+        match found {
+            Ok(found) => found,
+            Err(e) => {
+                log_caught(
+                    py,
+                    "retry_after_hint",
+                    "the failure counts without a Retry-After hint",
+                    e,
+                );
+                None
+            }
+        }
+    }
+
     fn circuit_open_error(&self, py: Python<'_>, rejection: Rejection) -> PyErr {
         let retry_after = rejection.retry_after.map(|d| d.as_secs_f64());
+        let cause = self
+            .cause
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|c| c.clone_ref(py));
         match error_types(py).and_then(|t| {
-            t.circuit_open
-                .bind(py)
-                .call1((rejection.state.name(), retry_after, self.name(py)))
+            let error = t.circuit_open.bind(py).call1((
+                rejection.state.name(),
+                retry_after,
+                self.name(py),
+            ))?;
+            if let Some(cause) = cause {
+                error.setattr("__cause__", cause)?;
+            }
+            Ok(error)
         }) {
             Ok(error) => PyErr::from_value(error),
             Err(e) => e,
@@ -211,9 +356,10 @@ impl Breaker {
         } else {
             None
         };
-        let (decision, issue_time_matters) = self.operate_at(py, injected, false, |m, now| {
-            (m.try_acquire(now), m.reports_use_issue_time())
-        });
+        let (decision, issue_time_matters) =
+            self.operate_at(py, injected, false, None, |m, now| {
+                (m.try_acquire(now), m.reports_use_issue_time())
+            });
         match decision {
             Decision::Admitted(permit) => Ok(Ok(Admission {
                 raw: permit.into_raw(),
@@ -273,15 +419,17 @@ impl Breaker {
 
     /// Reports a call's outcome. A call held longer than `call_timeout`
     /// counts as a failure (`timed_out` says the caller already enforced it).
-    /// It cannot fail: the outcome is recorded whatever the clock does.
-    pub(crate) fn settle(
-        &self,
-        py: Python<'_>,
-        admission: &Admission,
-        outcome: Outcome,
-        error: Option<&Bound<'_, PyAny>>,
-        timed_out: bool,
-    ) {
+    /// A failure carries the Retry-After hint given, or else the one
+    /// `retry_after_hint` finds. It cannot fail: the outcome is recorded
+    /// whatever the clock does.
+    pub(crate) fn settle(&self, py: Python<'_>, admission: &Admission, ending: Ending<'_, '_>) {
+        let Ending {
+            outcome,
+            error,
+            value,
+            hint,
+            timed_out,
+        } = ending;
         let (ended, read) = match admission.started {
             None => (None, Reading::Unread),
             Some(_) => match self.report_reading(py, TimeSource::now) {
@@ -300,19 +448,20 @@ impl Breaker {
         } else {
             outcome
         };
+        let hint = match outcome {
+            Outcome::Failure => hint.or_else(|| self.hint_of(py, error.or(value))),
+            Outcome::Success | Outcome::Released => None,
+        };
         let (generation, acquired_at, trial) = admission.raw;
         let permit = Permit::from_raw(generation, acquired_at, trial);
-        let report =
-            self.operate_report(
-                py,
-                read,
-                outcome == Outcome::Failure,
-                |m, now| match outcome {
-                    Outcome::Success => m.on_success(permit, now),
-                    Outcome::Failure => m.on_failure(permit, now),
-                    Outcome::Released => m.release(permit, now),
-                },
-            );
+        let failed = outcome == Outcome::Failure;
+        let cause = error.filter(|_| failed);
+        let report = self.operate_report(py, read, failed, cause, |m, now| match (outcome, hint) {
+            (Outcome::Success, _) => m.on_success(permit, now),
+            (Outcome::Failure, None) => m.on_failure(permit, now),
+            (Outcome::Failure, Some(hint)) => m.on_failure_with_retry_after(permit, now, hint),
+            (Outcome::Released, _) => m.release(permit, now),
+        });
         if self.listeners.wants_calls() {
             let event = |event, kind| {
                 self.listeners.emit(py, kind, || {
@@ -343,7 +492,8 @@ impl Breaker {
         }
     }
 
-    /// Makes the call `func(*args, **kwargs)` through the breaker.
+    /// Makes the call `func(*args, **kwargs)` through the breaker; with a
+    /// fallback, a rejection or an exception from the call is answered by it.
     pub fn guarded_call(
         &self,
         py: Python<'_>,
@@ -351,18 +501,21 @@ impl Breaker {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PyObject> {
-        let admission = self.acquire_or_raise(py)?;
+        let admission = match self.acquire_or_raise(py) {
+            Ok(admission) => admission,
+            Err(err) => return self.fall_back(py, err),
+        };
         match func.call(args, kwargs) {
             Ok(value) => {
                 let outcome = self.classify_result(py, &value);
-                self.settle(py, &admission, outcome, None, false);
+                self.settle(py, &admission, Ending::returned(outcome, &value));
                 Ok(value.unbind())
             }
             Err(err) => {
                 let error = err.value(py).clone().into_any();
                 let outcome = self.classify_error(py, &error);
-                self.settle(py, &admission, outcome, Some(&error), false);
-                Err(err)
+                self.settle(py, &admission, Ending::raised(outcome, &error));
+                self.fall_back(py, err)
             }
         }
     }
@@ -381,8 +534,9 @@ impl Breaker {
     #[pyo3(signature = (
         *, failure_tolerance=None, failure_rate=None, slow_call_duration=None, reset_timeout=None,
         backoff=None, half_open_max_calls=None, success_threshold=None, trial_timeout=None,
-        call_timeout=None, is_failure=None, is_result_failure=None, exclude=None, clock=None,
-        name=None, seed=None, **unknown
+        max_retry_after=None, call_timeout=None, is_failure=None, is_result_failure=None,
+        retry_after_hint=None, fallback=None, exclude=None, clock=None, name=None, seed=None,
+        **unknown
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new<'py>(
@@ -395,9 +549,12 @@ impl Breaker {
         half_open_max_calls: Option<Bound<'py, PyAny>>,
         success_threshold: Option<Bound<'py, PyAny>>,
         trial_timeout: Option<Bound<'py, PyAny>>,
+        max_retry_after: Option<Bound<'py, PyAny>>,
         call_timeout: Option<Bound<'py, PyAny>>,
         is_failure: Option<Bound<'py, PyAny>>,
         is_result_failure: Option<Bound<'py, PyAny>>,
+        retry_after_hint: Option<Bound<'py, PyAny>>,
+        fallback: Option<Bound<'py, PyAny>>,
         exclude: Option<Bound<'py, PyAny>>,
         clock: Option<Bound<'py, PyAny>>,
         name: Option<Bound<'py, PyAny>>,
@@ -415,9 +572,12 @@ impl Breaker {
             half_open_max_calls,
             success_threshold,
             trial_timeout,
+            max_retry_after,
             call_timeout,
             is_failure,
             is_result_failure,
+            retry_after_hint,
+            fallback,
             exclude,
             clock,
             name,
@@ -491,12 +651,24 @@ impl Breaker {
         let admission = Admission::plain(generation);
         if raised {
             let counted = self.classify_error(py, &outcome);
-            self.settle(py, &admission, counted, Some(&outcome), false);
+            self.settle(py, &admission, Ending::raised(counted, &outcome));
         } else {
             let counted = self.classify_result(py, &outcome);
-            self.settle(py, &admission, counted, None, false);
+            self.settle(py, &admission, Ending::returned(counted, &outcome));
         }
         Ok(())
+    }
+
+    /// The fallback, or None (read by the Python layer's async calls).
+    #[getter]
+    fn _fallback(&self, py: Python<'_>) -> Option<PyObject> {
+        self.fallback.as_ref().map(|f| f.clone_ref(py))
+    }
+
+    /// Emits the `fallback` event for `error` (the Python layer's async
+    /// calls, which call the fallback themselves to await it).
+    fn _emit_fallback(&self, py: Python<'_>, error: &Bound<'_, PyAny>) {
+        self.emit_fallback(py, error);
     }
 
     #[getter(state)]
@@ -599,9 +771,12 @@ impl Breaker {
         d.set_item("half_open_max_calls", c.half_open_max_calls)?;
         d.set_item("success_threshold", c.success_threshold)?;
         d.set_item("trial_timeout", c.trial_timeout.as_secs_f64())?;
+        d.set_item("max_retry_after", c.max_retry_after.as_secs_f64())?;
         d.set_item("call_timeout", self.call_timeout.map(seconds))?;
         d.set_item("is_failure", &self.is_failure)?;
         d.set_item("is_result_failure", &self.is_result_failure)?;
+        d.set_item("retry_after_hint", &self.retry_after_hint)?;
+        d.set_item("fallback", &self.fallback)?;
         match &self.exclude {
             Some(types) => d.set_item("exclude", types)?,
             None => d.set_item("exclude", PyTuple::empty(py))?,
@@ -639,7 +814,7 @@ impl Breaker {
     }
 
     /// Calls `callback(event)` on every `event`: "state_change", "success",
-    /// "failure", "rejected" or "timeout".
+    /// "failure", "rejected", "timeout" or "fallback".
     fn add_listener(&self, event: &str, callback: Bound<'_, PyAny>) -> PyResult<()> {
         if !callback.is_callable() {
             return Err(PyTypeError::new_err(format!(
@@ -666,7 +841,13 @@ impl Breaker {
         visit.call(&self.name)?;
         visit.call(&self.is_failure)?;
         visit.call(&self.is_result_failure)?;
+        visit.call(&self.retry_after_hint)?;
+        visit.call(&self.fallback)?;
         visit.call(&self.exclude)?;
+        // Never blocks (see Listeners::traverse).
+        if let Ok(cause) = self.cause.try_lock() {
+            visit.call(&*cause)?;
+        }
         if let TimeSource::Custom(clock) = &self.time {
             visit.call(clock)?;
         }
@@ -677,6 +858,9 @@ impl Breaker {
     /// references (every cycle has at least one).
     fn __clear__(&self) {
         self.listeners.clear();
+        if let Ok(mut cause) = self.cause.try_lock() {
+            cause.take();
+        }
     }
 
     fn __reduce__(&self) -> PyResult<()> {
@@ -701,7 +885,10 @@ impl Breaker {
             call_timeout: binding.call_timeout,
             is_failure: binding.is_failure,
             is_result_failure: binding.is_result_failure,
+            retry_after_hint: binding.retry_after_hint,
+            fallback: binding.fallback,
             exclude: binding.exclude,
+            cause: Mutex::new(None),
             listeners: Listeners::default(),
         })
     }

@@ -18,7 +18,10 @@ use crate::clock::seconds;
 
 /// The event names, in the order of `Listeners::by_event`: the kit's, less
 /// `error` (Python reports caught errors on the `tripgate` logger).
-pub const EVENTS: &[&str] = tripgate_core::binding::EVENTS.split_at(5).0;
+pub const EVENTS: &[&str] = tripgate_core::binding::EVENTS.split_at(EVENT_COUNT).0;
+
+/// How many events Python has.
+const EVENT_COUNT: usize = 6;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -27,6 +30,7 @@ pub enum Event {
     Failure = 2,
     Rejected = 3,
     Timeout = 4,
+    Fallback = 5,
 }
 
 /// A state change, as `state_change` listeners receive it.
@@ -50,8 +54,8 @@ impl StateChange {
     }
 }
 
-/// A call's outcome, as `success`, `failure`, `rejected` and `timeout`
-/// listeners receive it.
+/// A call's outcome, as `success`, `failure`, `rejected`, `timeout` and
+/// `fallback` listeners receive it.
 #[pyclass(module = "tripgate._native", frozen, get_all)]
 pub struct CallEvent {
     /// The event's name.
@@ -60,7 +64,8 @@ pub struct CallEvent {
     pub name: Option<Py<pyo3::types::PyString>>,
     /// How long the call took, in seconds (None for a rejection).
     pub duration: Option<f64>,
-    /// The exception the call raised, if any.
+    /// The exception the call raised, if any (for `fallback`: the exception
+    /// the fallback answers).
     pub error: Option<Py<PyAny>>,
     /// The call was held longer than slow_call_duration.
     pub slow: bool,
@@ -111,10 +116,10 @@ impl CallEvent {
 
 #[derive(Default)]
 pub struct Listeners {
-    by_event: Mutex<[Vec<Py<PyAny>>; 5]>,
+    by_event: Mutex<[Vec<Py<PyAny>>; EVENT_COUNT]>,
     /// Whether any listener is registered for that event: read on the hot
     /// path without taking the lock.
-    registered: [AtomicBool; 5],
+    registered: [AtomicBool; EVENT_COUNT],
 }
 
 fn event_index(name: &str) -> PyResult<usize> {
@@ -200,7 +205,7 @@ impl Listeners {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, [Vec<Py<PyAny>>; 5]> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, [Vec<Py<PyAny>>; EVENT_COUNT]> {
         self.by_event.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -12,10 +12,12 @@ use tripgate_core::config::{closest_name, convert, OPTION_NAMES};
 use tripgate_core::{Config, ConfigError};
 
 /// The options the Python binding acts on itself, beside the machine's.
-pub const BINDING_OPTION_NAMES: [&str; 6] = [
+pub const BINDING_OPTION_NAMES: [&str; 8] = [
     "call_timeout",
     "is_failure",
     "is_result_failure",
+    "retry_after_hint",
+    "fallback",
     "exclude",
     "clock",
     "name",
@@ -51,6 +53,10 @@ pub struct BindingOptions {
     pub call_timeout: Option<u64>,
     pub is_failure: Option<Py<PyAny>>,
     pub is_result_failure: Option<Py<PyAny>>,
+    /// Finds a failed call's Retry-After hint (seconds) in its error or result.
+    pub retry_after_hint: Option<Py<PyAny>>,
+    /// Answers a whole call that would end in an exception.
+    pub fallback: Option<Py<PyAny>>,
     /// Exception types that are not counted.
     pub exclude: Option<Py<PyTuple>>,
     /// `None` for `time.monotonic`, which the binding reads without calling Python.
@@ -172,6 +178,27 @@ fn number<'py>(
     let number = float_of(option, "a number", value)?;
     given.put(option, number);
     Ok(())
+}
+
+/// A Retry-After hint in seconds (`what` names who gave it; `verb` is "be"
+/// or "return"): a number from 0 up, infinity included (the machine caps
+/// every hint at `max_retry_after`).
+pub fn hint(what: &str, verb: &str, value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    let expected = format!("{verb} a number of seconds");
+    if !is_number(value) {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must {expected}, got {}",
+            repr(value)
+        )));
+    }
+    let value_seconds = float_of(what, &expected, value)?;
+    if value_seconds.is_nan() || value_seconds < 0.0 {
+        return Err(PyValueError::new_err(format!(
+            "{what} must {expected} >= 0, got {}",
+            repr(value)
+        )));
+    }
+    Ok(Duration::try_from_secs_f64(value_seconds).unwrap_or(Duration::MAX))
 }
 
 /// Seconds as a `Duration`.
@@ -356,9 +383,12 @@ pub fn parse<'py>(
     half_open_max_calls: Option<Bound<'py, PyAny>>,
     success_threshold: Option<Bound<'py, PyAny>>,
     trial_timeout: Option<Bound<'py, PyAny>>,
+    max_retry_after: Option<Bound<'py, PyAny>>,
     call_timeout: Option<Bound<'py, PyAny>>,
     is_failure: Option<Bound<'py, PyAny>>,
     is_result_failure: Option<Bound<'py, PyAny>>,
+    retry_after_hint: Option<Bound<'py, PyAny>>,
+    fallback: Option<Bound<'py, PyAny>>,
     exclude_value: Option<Bound<'py, PyAny>>,
     clock: Option<Bound<'py, PyAny>>,
     name: Option<Bound<'py, PyAny>>,
@@ -371,6 +401,7 @@ pub fn parse<'py>(
         ("half_open_max_calls", half_open_max_calls, count),
         ("success_threshold", success_threshold, count),
         ("trial_timeout", trial_timeout, duration),
+        ("max_retry_after", max_retry_after, duration),
         ("slow_call_duration", slow_call_duration, duration),
     ] {
         if let Some(value) = optional(value) {
@@ -439,6 +470,8 @@ pub fn parse<'py>(
             call_timeout,
             is_failure: callable("is_failure", is_failure)?,
             is_result_failure: callable("is_result_failure", is_result_failure)?,
+            retry_after_hint: callable("retry_after_hint", retry_after_hint)?,
+            fallback: callable("fallback", fallback)?,
             exclude: match optional(exclude_value) {
                 Some(v) => exclude(v)?,
                 None => None,

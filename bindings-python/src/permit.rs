@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::PyTraverseError;
 use tripgate_core::Permit;
 
-use crate::breaker::{Admission, Breaker, Outcome};
+use crate::breaker::{Admission, Breaker, Ending, Outcome};
 use crate::clock::seconds;
 use crate::errors::error_types;
 
@@ -37,19 +37,11 @@ impl PermitHandle {
         !self.settled.swap(true, Ordering::AcqRel)
     }
 
-    fn report(
-        &self,
-        py: Python<'_>,
-        outcome: Outcome,
-        error: Option<&Bound<'_, PyAny>>,
-        timed_out: bool,
-    ) -> PyResult<()> {
+    fn report(&self, py: Python<'_>, ending: Ending<'_, '_>) -> PyResult<()> {
         if !self.take() {
             return Err(PyRuntimeError::new_err("this permit was already reported"));
         }
-        self.breaker
-            .get()
-            .settle(py, &self.admission, outcome, error, timed_out);
+        self.breaker.get().settle(py, &self.admission, ending);
         Ok(())
     }
 }
@@ -68,23 +60,30 @@ impl PermitHandle {
 
     /// The call succeeded.
     fn success(&self, py: Python<'_>) -> PyResult<()> {
-        self.report(py, Outcome::Success, None, false)
+        self.report(py, Ending::reported(Outcome::Success, None))
     }
 
-    /// The call failed.
-    fn failure(&self, py: Python<'_>) -> PyResult<()> {
-        self.report(py, Outcome::Failure, None, false)
+    /// The call failed. `retry_after`: the server's Retry-After hint in
+    /// seconds, which opens the breaker at once (docs/semantics.md,
+    /// "Retry-After"). A bad hint is an error and leaves the permit unreported.
+    #[pyo3(signature = (*, retry_after=None))]
+    fn failure(&self, py: Python<'_>, retry_after: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        let hint = match retry_after.filter(|r| !r.is_none()) {
+            None => None,
+            Some(r) => Some(crate::options::hint("retry_after", "be", &r)?),
+        };
+        self.report(py, Ending::reported(Outcome::Failure, hint))
     }
 
     /// The call is not counted.
     fn release(&self, py: Python<'_>) -> PyResult<()> {
-        self.report(py, Outcome::Released, None, false)
+        self.report(py, Ending::reported(Outcome::Released, None))
     }
 
     /// Reports a returned value, classified by `is_result_failure`.
     pub(crate) fn _settle_result(&self, py: Python<'_>, value: Bound<'_, PyAny>) -> PyResult<()> {
         let outcome = self.breaker.get().classify_result(py, &value);
-        self.report(py, outcome, None, false)
+        self.report(py, Ending::returned(outcome, &value))
     }
 
     /// Reports a raised exception, classified by `exclude` and `is_failure`.
@@ -94,12 +93,18 @@ impl PermitHandle {
         error: Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let outcome = self.breaker.get().classify_error(py, &error);
-        self.report(py, outcome, Some(&error), false)
+        self.report(py, Ending::raised(outcome, &error))
     }
 
     /// Reports a call that the caller abandoned after `call_timeout`.
     fn _settle_timeout(&self, py: Python<'_>, error: Bound<'_, PyAny>) -> PyResult<()> {
-        self.report(py, Outcome::Failure, Some(&error), true)
+        self.report(
+            py,
+            Ending {
+                timed_out: true,
+                ..Ending::raised(Outcome::Failure, &error)
+            },
+        )
     }
 
     /// A `CallTimeoutError` for this breaker.
@@ -131,10 +136,10 @@ impl PermitHandle {
             return Ok(false);
         }
         match exc.filter(|e| !e.is_none()) {
-            None => self.report(py, Outcome::Success, None, false)?,
+            None => self.report(py, Ending::reported(Outcome::Success, None))?,
             Some(error) => {
                 let outcome = self.breaker.get().classify_error(py, &error);
-                self.report(py, outcome, Some(&error), false)?
+                self.report(py, Ending::raised(outcome, &error))?
             }
         }
         Ok(false)

@@ -567,7 +567,7 @@ def test_states_and_events_match_the_core() -> None:
 
     assert [s.value for s in State] == _native.STATES
     assert [r.value for r in Reason] == _native.REASONS
-    assert _native.EVENTS == ["state_change", "success", "failure", "rejected", "timeout"]
+    assert _native.EVENTS == ["state_change", "success", "failure", "rejected", "timeout", "fallback"]
 
 
 def test_stats_fields_match_the_core() -> None:

@@ -15,7 +15,7 @@ import asyncio
 import json
 import math
 import pathlib
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import jsonschema
 import pytest
@@ -23,7 +23,7 @@ from tripgate import CircuitBreaker, CircuitOpenError, InvalidSnapshotError, Per
 
 SCENARIOS = pathlib.Path(__file__).resolve().parents[2] / "tests" / "conformance" / "scenarios"
 FILES = sorted(SCENARIOS.glob("*.json"))
-MS_OPTIONS = {"reset_timeout", "trial_timeout", "slow_call_duration", "window_duration", "max_reset_timeout"}
+MS_OPTIONS = {"reset_timeout", "trial_timeout", "slow_call_duration", "window_duration", "max_reset_timeout", "max_retry_after"}
 RAN: List[str] = []
 SCHEMA = jsonschema.Draft202012Validator(json.loads((SCENARIOS.parent / "schema.json").read_text()))
 
@@ -63,6 +63,15 @@ class Released(Exception):
     """What a call settled by a `release` step raises; the calls-mode breaker excludes it."""
 
 
+class Failed(ConnectionError):
+    """What a call settled by a `failure` step raises; a step's Retry-After
+    hint (seconds) rides on it, for the breaker's `retry_after_hint`."""
+
+    def __init__(self, retry_after: Optional[float]) -> None:
+        super().__init__("failed by the scenario")
+        self.retry_after = retry_after
+
+
 class Run:
     def __init__(self, config: Dict[str, Any], calls: bool = False) -> None:
         self.calls = calls
@@ -79,7 +88,8 @@ class Run:
 
     def options(self, config: Dict[str, Any]) -> Dict[str, Any]:
         options = {**seconds_options(config), "clock": lambda: self.now}
-        return {**options, "exclude": (Released,)} if self.calls else options
+        hint = lambda error: error.retry_after  # noqa: E731
+        return {**options, "exclude": (Released,), "retry_after_hint": hint} if self.calls else options
 
     def run_loop(self) -> None:
         assert self.loop is not None
@@ -132,7 +142,7 @@ class Run:
         self.owner[label] = self.breaker
         return {"admitted": True, "trial": permit.is_trial}
 
-    def report(self, op: str, label: str) -> Dict[str, Any]:
+    def report(self, op: str, label: str, hint: Optional[float]) -> Dict[str, Any]:
         owner = self.owner.pop(label)
         before = owner.stats()
         if self.calls:
@@ -140,13 +150,16 @@ class Run:
             if op == "success":
                 future.set_result("ok")
             else:
-                future.set_exception(ConnectionError("failed by the scenario") if op == "failure" else Released())
+                future.set_exception(Failed(hint) if op == "failure" else Released())
             self.run_loop()
             assert task.done(), "a settled call still hangs"
             assert (task.exception() is None) == (op == "success"), (op, task)
         else:
             permit = self.permits.pop(label)
-            getattr(permit, {"success": "success", "failure": "failure", "release": "release"}[op])()
+            if op == "failure":
+                permit.failure(retry_after=hint)
+            else:
+                getattr(permit, {"success": "success", "release": "release"}[op])()
         after = owner.stats()
         return {
             # A permit of a breaker that was replaced by a restore can change
@@ -168,7 +181,8 @@ class Run:
                 counts["admitted" if outcome["admitted"] else "rejected"] += 1
             return counts
         if op in ("success", "failure", "release"):
-            return self.report(op, label)
+            hint = step.get("retry_after")
+            return self.report(op, label, None if hint is None else hint / 1000)
         if op == "state":
             return b.state.value
         if op == "retry_after":

@@ -557,7 +557,8 @@ def test_options_are_readable_and_complete() -> None:
     from tripgate import _native
 
     top_level = {name for name in _native.OPTION_NAMES if "." not in name}
-    assert top_level | {"call_timeout", "is_failure", "is_result_failure", "exclude", "clock", "name"} == set(options)
+    binding_options = {"call_timeout", "is_failure", "is_result_failure", "retry_after_hint", "fallback", "exclude", "clock", "name"}
+    assert top_level | binding_options == set(options)
     with pytest.raises(TypeError):
         options["reset_timeout"] = 1.0  # type: ignore[index]
     # The options build an equal breaker.

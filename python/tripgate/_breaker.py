@@ -75,9 +75,12 @@ class CircuitBreaker(_native.Breaker):
         half_open_max_calls: int = 1,
         success_threshold: int = 1,
         trial_timeout: float = 30.0,
+        max_retry_after: float = 300.0,
         call_timeout: Optional[float] = None,
         is_failure: Optional[Callable[[BaseException], object]] = None,
         is_result_failure: Optional[Callable[[Any], object]] = None,
+        retry_after_hint: Optional[Callable[[Any], Optional[float]]] = None,
+        fallback: Optional[Callable[[Exception], Any]] = None,
         exclude: Union[Type[BaseException], Iterable[Type[BaseException]]] = (),
         clock: Callable[[], float] = time.monotonic,
         name: Optional[str] = None,
@@ -172,7 +175,7 @@ class CircuitBreaker(_native.Breaker):
         return guarded
 
     def _guard_async(self, func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        if self.call_timeout is not None:
+        if self.call_timeout is not None or self._fallback is not None:
 
             async def guarded_with_timeout(*args: Any, **kwargs: Any) -> Any:
                 return await self.call_async(func, *args, **kwargs)
@@ -200,8 +203,24 @@ class CircuitBreaker(_native.Breaker):
 
         With ``call_timeout``, a call still running after it is cancelled and
         ``CallTimeoutError`` is raised (a failure). Cancelling the caller
-        releases the permit without counting.
+        releases the permit without counting. With a ``fallback``, a call
+        that would raise an ``Exception`` (``CircuitOpenError``,
+        ``CallTimeoutError`` or the call's own, counted or not) returns the
+        fallback's answer instead (awaited when it is awaitable).
         """
+        fallback = self._fallback
+        if fallback is None:
+            return await self._call_async(func, *args, **kwargs)
+        try:
+            return await self._call_async(func, *args, **kwargs)
+        except Exception as error:
+            self._emit_fallback(error)
+            answer = fallback(error)
+            if inspect.isawaitable(answer):
+                answer = await answer
+            return answer  # type: ignore[no-any-return]
+
+    async def _call_async(self, func: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
         permit = self._acquire()
         try:
             if self.call_timeout is None:

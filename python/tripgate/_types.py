@@ -31,6 +31,7 @@ class Reason(_Name):
 
     FAILURE_TOLERANCE_EXCEEDED = "failure_tolerance_exceeded"
     FAILURE_RATE_EXCEEDED = "failure_rate_exceeded"
+    RETRY_AFTER_RECEIVED = "retry_after_received"
     RESET_TIMEOUT_ELAPSED = "reset_timeout_elapsed"
     TRIAL_SUCCEEDED = "trial_succeeded"
     TRIAL_FAILED = "trial_failed"
