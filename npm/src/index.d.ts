@@ -257,3 +257,39 @@ export declare class CircuitBreaker<R = unknown> {
   wrap<A extends unknown[], T extends R>(fn: (...args: A) => T | PromiseLike<T>): (...args: A) => Promise<T>;
   dispose(): void;
 }
+
+/** Options of a CircuitBreakerGroup: every breaker option but `name` (each breaker is named by its key), and `maxBreakers`. */
+export interface CircuitBreakerGroupOptions<R = unknown> extends Omit<CircuitBreakerOptions<R>, "name"> {
+  /** The most breakers the group holds (default 1,000). */
+  maxBreakers?: number;
+}
+
+/** A group listener's payload: the breaker's event payload with its key (an "error" payload is `{ key, error }`). */
+export type GroupEventMap = {
+  [E in Exclude<EventName, "error">]: EventMap[E] & { key: string };
+} & { error: { key: string; error: unknown } };
+
+/** What `_watch` reports to an integration: breakers as the group creates and removes them. */
+export interface GroupWatcher<R = unknown> {
+  added?(key: string, breaker: CircuitBreaker<R>): void;
+  removed?(key: string, breaker: CircuitBreaker<R>): void;
+}
+
+/**
+ * One breaker per key (an origin, a host, an endpoint), created on first use
+ * with the group's options. When full, the least recently used breaker that
+ * is closed with no call in flight is evicted; if none is, `get` throws a
+ * TripgateError with code "group_full".
+ */
+export declare class CircuitBreakerGroup<R = unknown> {
+  constructor(options?: CircuitBreakerGroupOptions<R>);
+  readonly maxBreakers: number;
+  get(key: string): CircuitBreaker<R>;
+  execute<T extends R>(key: string, fn: (context: CallContext) => T | PromiseLike<T>, options?: ExecuteOptions<T>): Promise<T>;
+  keys(): string[];
+  delete(key: string): boolean;
+  stats(): Record<string, Stats>;
+  on<E extends EventName>(event: E, listener: (payload: GroupEventMap[E]) => void): () => void;
+  /** For integrations: watches breakers come and go; returns a function that stops it. */
+  _watch(watcher: GroupWatcher<R>): () => void;
+}

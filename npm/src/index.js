@@ -12,6 +12,7 @@ import { EVENTS as EVENT_NAMES, OPTION_NAMES as OPTION_SLOTS, REASON_NAMES, STAT
 import { snapshotObject, snapshotRecord } from "./snapshot.js";
 
 export { CallTimeoutError, CircuitOpenError, InvalidSnapshotError, Permit, TripgateError };
+export { CircuitBreakerGroup } from "./group.js";
 
 // Instantiated synchronously from embedded bytes, so no init step, no fetch
 // and no top-level await: the same file works in Node (import and require),

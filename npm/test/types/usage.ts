@@ -74,3 +74,37 @@ new CircuitBreaker({ resetTimeot: 5 });
 CircuitBreaker.restore({ ...new CircuitBreaker().snapshot(), rng_state: 7 });
 
 void main;
+
+// Issue 12: fallbacks, Retry-After hints, groups.
+import { CircuitBreakerGroup } from "tripgate";
+
+const withFallback = new CircuitBreaker<Reply>({
+  fallback: () => ({ status: 503 }),
+  retryAfterHint: (failed) => ((failed as { retryAfterMs?: number }).retryAfterMs ?? null),
+  maxRetryAfter: 60_000,
+});
+async function issue12(): Promise<void> {
+  const answered: Reply = await withFallback.execute(() => ({ status: 200 }), { fallback: async () => ({ status: 204 }) });
+  void answered;
+  // @ts-expect-error: a per-call fallback answers with the call's type
+  await withFallback.execute(() => ({ status: 200 }), { fallback: () => "text" });
+  const permit = withFallback.tryAcquire();
+  permit?.failure({ retryAfter: 1_000 });
+  withFallback.on("success", (e) => {
+    const ms: number | null = e.duration;
+    void ms;
+  });
+  const group = new CircuitBreakerGroup<Reply>({ failureTolerance: 2, maxBreakers: 10 });
+  const fromGroup: Reply = await group.execute("api.example", () => ({ status: 200 }));
+  void fromGroup;
+  const keyed: Stats = group.stats()["api.example"];
+  void keyed;
+  const stop = group.on("stateChange", (e) => {
+    const key: string = e.key;
+    void key;
+  });
+  stop();
+  // @ts-expect-error: breakers of a group are named by their keys
+  new CircuitBreakerGroup({ name: "x" });
+}
+void issue12;
