@@ -8,7 +8,8 @@ JavaScript and Python.
 """
 
 from ._breaker import CircuitBreaker, Guard
-from ._errors import CallTimeoutError, CircuitOpenError, InvalidSnapshotError, TripgateError
+from ._errors import CallTimeoutError, CircuitOpenError, GroupFullError, InvalidSnapshotError, TripgateError
+from ._group import CircuitBreakerGroup, GroupEvent
 from ._native import CallEvent, Permit, StateChange
 from ._types import Backoff, FailureRate, Reason, State, Stats
 
@@ -17,8 +18,11 @@ __all__ = [
     "CallEvent",
     "CallTimeoutError",
     "CircuitBreaker",
+    "CircuitBreakerGroup",
     "CircuitOpenError",
     "FailureRate",
+    "GroupEvent",
+    "GroupFullError",
     "Guard",
     "InvalidSnapshotError",
     "Permit",

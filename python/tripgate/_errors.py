@@ -86,6 +86,14 @@ class InvalidSnapshotError(TripgateError, ValueError):
         return (type(self), (str(self), self.field))
 
 
+class GroupFullError(TripgateError):
+    """A ``CircuitBreakerGroup`` holds ``max_breakers`` breakers and none can
+    be evicted (each is open, half-open, forced or has calls in flight), so a
+    new key gets no breaker."""
+
+    code = "group_full"
+
+
 # The native module raises these types; it is handed them here rather than
 # importing this package itself.
 from . import _native  # noqa: E402
