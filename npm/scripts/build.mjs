@@ -71,3 +71,22 @@ await build({ ...common, format: "esm", outfile: join(root, "dist", "index.js") 
 await build({ ...common, format: "cjs", outfile: join(root, "dist", "index.cjs") });
 copyFileSync(join(root, "src", "index.d.ts"), join(root, "dist", "index.d.ts"));
 copyFileSync(join(root, "src", "index.d.ts"), join(root, "dist", "index.d.cts"));
+
+// The integrations, each its own entry point (package.json "exports"): they
+// import the main entry rather than bundle a second copy of the breaker,
+// and their libraries (prom-client) stay the application's.
+const SUBPATHS = ["fetch", "otel", "prometheus"];
+const mainEntry = (file) => ({
+  name: "main-entry",
+  setup(plugin) {
+    plugin.onResolve({ filter: /^\.\/index\.js$/ }, () => ({ path: `./${file}`, external: true }));
+  },
+});
+for (const name of SUBPATHS) {
+  const entry = { ...common, entryPoints: [join(root, "src", `${name}.js`)], external: ["prom-client"] };
+  await build({ ...entry, format: "esm", outfile: join(root, "dist", `${name}.js`), plugins: [mainEntry("index.js")] });
+  await build({ ...entry, format: "cjs", outfile: join(root, "dist", `${name}.cjs`), plugins: [mainEntry("index.cjs")] });
+  const types = readFileSync(join(root, "src", `${name}.d.ts`), "utf8");
+  writeFileSync(join(root, "dist", `${name}.d.ts`), types);
+  writeFileSync(join(root, "dist", `${name}.d.cts`), types.replaceAll('from "./index.js"', 'from "./index.cjs"'));
+}

@@ -9,7 +9,13 @@ import { fileURLToPath } from "node:url";
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), "..");
 const root = join(pkg, "..");
-const needed = ["dist/index.js", "dist/index.cjs", "dist/index.d.ts", "dist/index.d.cts", "README.md", "LICENSE-MIT", "LICENSE-APACHE"];
+const entries = ["index", "fetch", "otel", "prometheus"];
+const needed = [
+  ...entries.flatMap((e) => [`dist/${e}.js`, `dist/${e}.cjs`, `dist/${e}.d.ts`, `dist/${e}.d.cts`]),
+  "README.md",
+  "LICENSE-MIT",
+  "LICENSE-APACHE",
+];
 
 const build = spawnSync("make", ["-s", "js-build"], { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
 if (build.error !== undefined || build.status !== 0) {

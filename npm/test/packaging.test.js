@@ -33,6 +33,31 @@ test("Node ESM import of the packed package", () => {
   assert.equal(execFileSync(process.execPath, ["esm.mjs"], { cwd: project, encoding: "utf8" }).trim(), "open");
 });
 
+// The integrations are entry points of their own that share the main
+// entry's breaker (one module instance), with no library installed for
+// tripgate/fetch and tripgate/otel (the meter is handed in).
+const SUBPATH_SCRIPT = `
+  const guarded = createFetch({ failureTolerance: 0 });
+  if (!(guarded.group instanceof CircuitBreakerGroup)) throw new Error("tripgate/fetch has its own copy of the breaker");
+  if (typeof instrument !== "function") throw new Error("no instrument");
+  console.log("ok");`;
+
+test("Node ESM import of the packed package's subpaths", () => {
+  writeFileSync(
+    join(project, "subpaths.mjs"),
+    `import { CircuitBreakerGroup } from "tripgate"; import { createFetch } from "tripgate/fetch"; import { instrument } from "tripgate/otel";${SUBPATH_SCRIPT}`,
+  );
+  assert.equal(execFileSync(process.execPath, ["subpaths.mjs"], { cwd: project, encoding: "utf8" }).trim(), "ok");
+});
+
+test("Node CJS require of the packed package's subpaths", () => {
+  writeFileSync(
+    join(project, "subpaths.cjs"),
+    `const { CircuitBreakerGroup } = require("tripgate"); const { createFetch } = require("tripgate/fetch"); const { instrument } = require("tripgate/otel");${SUBPATH_SCRIPT}`,
+  );
+  assert.equal(execFileSync(process.execPath, ["subpaths.cjs"], { cwd: project, encoding: "utf8" }).trim(), "ok");
+});
+
 test("Node CJS require of the packed package", () => {
   writeFileSync(join(project, "cjs.cjs"), `const { CircuitBreaker, CircuitOpenError } = require("tripgate");${SCRIPT}`);
   assert.equal(execFileSync(process.execPath, ["cjs.cjs"], { cwd: project, encoding: "utf8" }).trim(), "open");
@@ -67,14 +92,12 @@ test("npm publish --dry-run would publish the whole package and nothing else", (
   // npm 10 prints the report itself, npm 11 keyed by the package's name.
   const report = parsed.tripgate ?? parsed;
   const files = report.files.map((f) => f.path).sort();
+  const entries = ["fetch", "index", "otel", "prometheus"];
   assert.deepEqual(files, [
     "LICENSE-APACHE",
     "LICENSE-MIT",
     "README.md",
-    "dist/index.cjs",
-    "dist/index.d.cts",
-    "dist/index.d.ts",
-    "dist/index.js",
+    ...entries.flatMap((e) => [`dist/${e}.cjs`, `dist/${e}.d.cts`, `dist/${e}.d.ts`, `dist/${e}.js`]),
     "package.json",
   ]);
   assert.equal(report.name, "tripgate");

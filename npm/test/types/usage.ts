@@ -108,3 +108,22 @@ async function issue12(): Promise<void> {
   new CircuitBreakerGroup({ name: "x" });
 }
 void issue12;
+
+// The subpaths' types.
+import { createFetch, parseRetryAfter } from "tripgate/fetch";
+import { instrument } from "tripgate/otel";
+
+const guardedFetch = createFetch({ failureTolerance: 3, maxBreakers: 50, isResultFailure: (response) => response.status >= 500 });
+async function subpaths(): Promise<void> {
+  const response: Response = await guardedFetch("https://api.example/x", { method: "POST" });
+  void response;
+  const hint: number | null = parseRetryAfter("5");
+  void hint;
+  const group: CircuitBreakerGroup<Response> = guardedFetch.group;
+  void group;
+  // @ts-expect-error: key maps a URL to a string
+  createFetch({ key: (url: URL) => url.port.length });
+}
+void subpaths;
+declare const meter: Parameters<typeof instrument>[1];
+instrument(guardedFetch.group, meter).close();
