@@ -1,37 +1,49 @@
-// The dashboard: a breaker in front of the flaky /api, called every 200 ms
-// with fetch; the page draws the calls and the breaker's states live.
-import { CallTimeoutError, CircuitBreaker, CircuitOpenError } from "/tripgate.js";
+// The dashboard: a fetch layer built with tripgate/fetch, one breaker per
+// origin, calling two origins every 200 ms: this page's flaky /api and a
+// second, healthy origin. The page draws the flaky origin's calls and
+// states live, and every origin's breaker in a table: the healthy origin's
+// breaker never rejects while the flaky one is open.
+import { CallTimeoutError, CircuitOpenError } from "/dist/index.js";
+import { createFetch } from "/dist/fetch.js";
 
 const WINDOW = 30_000;
 const COLORS = { succeeded: "#2f9e44", failed: "#e03131", timed_out: "#f59f00", rejected: "#adb5bd" };
 const BANDS = { closed: "#d3f9d8", open: "#ffe3e3", half_open: "#fff3bf", forced_open: "#f3d9fa", forced_closed: "#d0ebff" };
 
-const breaker = new CircuitBreaker({
-  name: "api",
-  failureTolerance: 2,
-  resetTimeout: 1_000,
-  callTimeout: 800,
-  isResultFailure: (response) => response.status >= 500,
-});
+const { healthyOrigin } = await (await fetch("/stats")).json();
+const flakyOrigin = location.origin;
+const guardedFetch = createFetch({ failureTolerance: 2, resetTimeout: 1_000, callTimeout: 800 });
+const breaker = guardedFetch.group.get(flakyOrigin);
 const calls = [];
+const healthyCalls = [];
 const transitions = [];
 const bands = [{ state: breaker.state, from: performance.now() }];
-breaker.on("stateChange", (t) => {
-  transitions.push(t);
-  bands.push({ state: t.to, from: t.at });
+guardedFetch.group.on("stateChange", (t) => {
+  if (t.key === flakyOrigin) {
+    transitions.push(t);
+    bands.push({ state: t.to, from: t.at });
+  }
 });
-window.dashboard = { breaker, calls, transitions };
+window.dashboard = { breaker, group: guardedFetch.group, calls, healthyCalls, transitions, flakyOrigin, healthyOrigin };
 
-async function callOnce() {
+/** One request through the fetch layer, as the chart shows it. */
+async function request(url) {
   const at = performance.now();
   let kind;
   try {
-    const response = await breaker.execute(({ signal }) => fetch("/api", { signal }));
+    const response = await guardedFetch(url);
     kind = response.ok ? "succeeded" : "failed";
   } catch (error) {
     kind = error instanceof CircuitOpenError ? "rejected" : error instanceof CallTimeoutError ? "timed_out" : "failed";
   }
-  calls.push({ at, kind });
+  // Where the flaky origin's breaker stood when this call ended.
+  return { at, kind, flakyState: breaker.state };
+}
+
+async function callOnce() {
+  const [flaky, healthy] = await Promise.all([request("/api"), request(`${healthyOrigin}/api`)]);
+  calls.push(flaky);
+  healthyCalls.push(healthy);
 }
 
 const svg = document.getElementById("chart");
@@ -65,6 +77,16 @@ function render() {
   const badge = document.getElementById("state");
   badge.textContent = state;
   badge.className = state;
+  const origins = guardedFetch.group.stats();
+  document.getElementById("origins").replaceChildren(
+    ...Object.entries(origins).map(([origin, s]) => {
+      const row = document.createElement("tr");
+      const name = origin === flakyOrigin ? "flaky" : "healthy";
+      row.dataset.origin = name;
+      row.innerHTML = `<td>${name} (${origin})</td><td class="origin-state">${s.state}</td><td>${s.successes}</td><td>${s.failures}</td><td data-origin-rejections="${name}">${s.rejections}</td>`;
+      return row;
+    }),
+  );
   const stats = breaker.stats();
   const shown = ["admitted", "successes", "failures", "rejections", "released", "consecutiveFailures", "staleOutcomes", "retryAfter"];
   document.getElementById("stats").replaceChildren(

@@ -1,7 +1,9 @@
-// End to end in real headless Chromium: the dashboard page goes through
-// closed, open, half-open and closed again against the looping flaky
-// service; the rendered state and chart are checked, the manual buttons
-// clicked, and a screenshot saved to target/artefacts/dashboard.png.
+// End to end in real headless Chromium: the dashboard page, a fetch layer
+// built with tripgate/fetch over two origins, goes through closed, open,
+// half-open and closed again against the looping flaky service, while the
+// healthy origin's breaker is never rejected; the rendered state and chart
+// are checked, the manual buttons clicked, and a screenshot saved to
+// target/artefacts/dashboard.png.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -59,6 +61,20 @@ test("the dashboard shows a whole breaker cycle and its buttons work", async () 
     }));
     assert.ok(chart.bands.includes("open") && chart.bands.includes("closed"), JSON.stringify(chart));
     assert.ok(chart.succeeded > 0 && chart.failed > 0 && chart.rejected > 0, JSON.stringify(chart));
+    const healthy = await page.evaluate(() => {
+      const { healthyCalls, group, healthyOrigin } = window.dashboard;
+      return {
+        kinds: [...new Set(healthyCalls.map((c) => c.kind))],
+        whileFlakyOpen: healthyCalls.filter((c) => c.flakyState === "open").length,
+        stats: group.stats()[healthyOrigin],
+        keys: group.keys(),
+      };
+    });
+    assert.deepEqual(healthy.kinds, ["succeeded"], "the healthy origin is never rejected, nor fails");
+    assert.ok(healthy.whileFlakyOpen > 0, "some healthy calls were made while the flaky origin's breaker was open");
+    assert.equal(healthy.stats.rejections, 0);
+    assert.equal(healthy.keys.length, 2, "one breaker per origin");
+    assert.equal(await page.textContent('[data-origin-rejections="healthy"]'), "0");
     mkdirSync(join(root, "target", "artefacts"), { recursive: true });
     await page.screenshot({ path: join(root, "target", "artefacts", "dashboard.png") });
 

@@ -1,6 +1,8 @@
 // `make dashboard`: serves the browser dashboard and, on the same origin, a
 // flaky service that loops through an incident (healthy, failing with 503s,
-// hanging, recovered), so the dashboard shows the breaker's whole cycle.
+// hanging, recovered), so the dashboard shows the breaker's whole cycle;
+// and, on a second port (a second origin, with CORS), a healthy service
+// that the page calls through the same tripgate/fetch, with its own breaker.
 //
 //   node examples/browser/serve.mjs [--port N] [--phases healthy,failing,hanging,recovered]
 import { readFileSync } from "node:fs";
@@ -32,8 +34,18 @@ function phaseNow() {
 const FILES = {
   "/": ["index.html", "text/html"],
   "/dashboard.js": ["dashboard.js", "text/javascript"],
-  "/tripgate.js": [join("..", "..", "npm", "dist", "index.js"), "text/javascript"],
+  // The package's entry points as a browser imports them: fetch.js imports ./index.js.
+  "/dist/index.js": [join("..", "..", "npm", "dist", "index.js"), "text/javascript"],
+  "/dist/fetch.js": [join("..", "..", "npm", "dist", "fetch.js"), "text/javascript"],
 };
+
+// The second origin: always healthy.
+const healthyCount = { requests: 0 };
+const healthy = createServer((req, res) => {
+  healthyCount.requests += 1;
+  res.writeHead(200, { "access-control-allow-origin": "*", "cache-control": "no-store" }).end("ok");
+});
+const healthyListening = new Promise((resolve) => healthy.listen(0, "127.0.0.1", resolve));
 
 const server = createServer((req, res) => {
   const url = new URL(req.url, "http://x");
@@ -48,14 +60,23 @@ const server = createServer((req, res) => {
     return res.writeHead(200).end("ok");
   }
   if (url.pathname === "/stats") {
-    return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ phase: phaseNow(), requests: counts }));
+    const healthyOrigin = `http://127.0.0.1:${healthy.address().port}`;
+    return res
+      .writeHead(200, { "content-type": "application/json" })
+      .end(JSON.stringify({ phase: phaseNow(), requests: counts, healthyOrigin, healthyRequests: healthyCount.requests }));
   }
   const file = FILES[url.pathname];
   if (file === undefined) return res.writeHead(404).end();
   res.writeHead(200, { "content-type": file[1], "cache-control": "no-store" }).end(readFileSync(join(here, file[0])));
 });
 
+await healthyListening;
 server.listen(port, "127.0.0.1", () => {
   console.log(`tripgate dashboard: http://127.0.0.1:${server.address().port}/  (incident cycle ${phases.join("/")} s; Ctrl-C to stop)`);
 });
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => server.close(() => process.exit(0)));
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    healthy.close();
+    server.close(() => process.exit(0));
+  });
+}
