@@ -23,7 +23,11 @@ for (const readme of readmes) {
   blocks.forEach((code, index) => {
     test(`${readme} js example #${index} runs and prints what its comments say`, async () => {
       const file = join(mkdtempSync(join(tmpdir(), "tripgate-readme-")), `example${index}.mjs`);
-      writeFileSync(file, code.replaceAll('from "tripgate"', `from ${JSON.stringify(dist)}`));
+      const subpath = (name) => JSON.stringify(pathToFileURL(join(root, "npm", "dist", `${name}.js`)).href);
+      writeFileSync(
+        file,
+        code.replaceAll('from "tripgate"', `from ${JSON.stringify(dist)}`).replace(/from "tripgate\/(\w+)"/g, (_, name) => `from ${subpath(name)}`),
+      );
       const printed = [];
       const log = console.log;
       console.log = (...values) => printed.push(values.map((v) => (typeof v === "string" ? v : inspect(v))).join(" "));
