@@ -80,11 +80,17 @@ function assertCycle(result, service) {
   assert.deepEqual(result.outcomes, [503, 503, "rejected", "rejected", 200], JSON.stringify(result));
   assert.deepEqual(result.states, ["closed->open", "open->half_open", "half_open->closed"]);
   assert.equal(result.state, "closed");
-  assert.equal(service.requests, 3, "the rejected calls never reached the service");
+  assert.equal(service.requests, 4, "the rejected calls never reached the service (the 4th request is tripgate/fetch's)");
+  assert.equal(result.fetchLayer.status, 200);
+  assert.equal(result.fetchLayer.shared, true, "tripgate/fetch shares the main entry's classes");
+  assert.equal(result.fetchLayer.keys.length, 1);
+  assert.match(result.fetchLayer.keys[0], /^http:\/\/127\.0\.0\.1:\d+$/);
 }
 
 test("a page importing the package as a native ES module", async () => {
-  const html = readFileSync(join(pkg, "test", "browser", "page.html"), "utf8").replace("TRIPGATE_MODULE", "/dist/index.js");
+  const html = readFileSync(join(pkg, "test", "browser", "page.html"), "utf8")
+    .replace("TRIPGATE_MODULE", "/dist/index.js")
+    .replace("TRIPGATE_FETCH", "/dist/fetch.js");
   const { server, service, url } = await serve(pkg, html);
   try {
     assertCycle(await runPage(url), service);
@@ -102,7 +108,10 @@ test("a Vite production build of a page importing the packed package", async () 
   execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", join(work, packed)], { cwd: app });
   // The page's script moves to a module Vite bundles; no Vite configuration at all.
   const html = readFileSync(join(pkg, "test", "browser", "page.html"), "utf8");
-  const script = html.match(/<script type="module">([\s\S]*?)<\/script>/)[1].replace("TRIPGATE_MODULE", "tripgate");
+  const script = html
+    .match(/<script type="module">([\s\S]*?)<\/script>/)[1]
+    .replace("TRIPGATE_MODULE", "tripgate")
+    .replace("TRIPGATE_FETCH", "tripgate/fetch");
   writeFileSync(join(app, "main.js"), script);
   writeFileSync(join(app, "index.html"), html.replace(/<script type="module">[\s\S]*?<\/script>/, '<script type="module" src="/main.js"></script>'));
   execFileSync("node", [join(pkg, "node_modules", "vite", "bin", "vite.js"), "build", "--logLevel", "warn"], { cwd: app, stdio: "pipe" });
