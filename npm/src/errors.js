@@ -4,8 +4,8 @@
 
 /** Base of tripgate's errors: each has a stable `code`. */
 export class TripgateError extends Error {
-  constructor(message, code, name = "TripgateError", cause = undefined) {
-    super(message, cause === undefined ? undefined : { cause });
+  constructor(message, code, name = "TripgateError") {
+    super(message);
     // Set explicitly: minifiers rename classes.
     this.name = name;
     this.code = code;
@@ -22,13 +22,18 @@ export class CircuitOpenError extends TripgateError {
         : state === "half_open"
           ? "is half_open and every trial slot is taken"
           : `is ${state}`;
-    super(`${who} ${why}`, "circuit_open", "CircuitOpenError", cause);
+    super(`${who} ${why}`, "circuit_open", "CircuitOpenError");
     /** The state that rejected the call. */
     this.state = state;
     /** Milliseconds until a trial call will be admitted, or null. */
     this.retryAfter = retryAfter;
     /** The breaker's name, if it has one. */
     this.breakerName = breakerName;
+    if (cause !== undefined) {
+      // As `new Error(message, { cause })` would set it (not enumerable),
+      // without building an options bag for every rejection.
+      Object.defineProperty(this, "cause", { value: cause, writable: true, configurable: true });
+    }
   }
 }
 

@@ -416,7 +416,7 @@ export class CircuitBreaker {
    * `started` the clock's reading when the call began (NaN where no
    * listener needs its duration).
    */
-  #report(generation, acquiredAt, trial, outcome, error, hint = NaN, started = NaN) {
+  #report(generation, acquiredAt, trial, outcome, error, hint, started) {
     if (this.#disposed) {
       return;
     }
@@ -430,7 +430,7 @@ export class CircuitBreaker {
     }
     this.#deliverHeld();
     const w = this.#wasm;
-    const heard = outcome !== "release" && this.#listeners.has(outcome);
+    const heard = this.#listeners.size !== 0 && outcome !== "release" && this.#listeners.has(outcome);
     const reading = outcome === "failure" || this.#timed || heard ? this.#readingOrNaN() : 0;
     // A failed clock reports at 0, which the machine takes as the latest time it has seen.
     const now = Number.isNaN(reading) ? 0 : reading;
@@ -573,9 +573,10 @@ export class CircuitBreaker {
         this.#held = 0;
       }
       if (generation >= 0) {
-        return this.#run(fn, generation, 0, 0, NaN, undefined);
+        return this.#runPlain(fn, generation);
       }
-      return Promise.reject(this.#openError(this.#rejection(generation)));
+      const rejection = this.#rejection(generation);
+      return Promise.reject(new CircuitOpenError(rejection.state, rejection.retryAfter, this.#name, this.#cause));
     }
     return this.#executeSlowly(fn, options);
   }
@@ -609,6 +610,23 @@ export class CircuitBreaker {
     return this.#executeGuarded(fn, permit, timeout, callerSignal, started, fallback);
   }
 
+  /** #run for a plain call (no fallback, nothing timed, not a trial): fewer arguments on the hot path. */
+  async #runPlain(fn, generation) {
+    let value;
+    try {
+      value = await fn(new CallContext());
+    } catch (error) {
+      this.#reportError(generation, 0, 0, error, NaN);
+      throw error;
+    }
+    if (this.#isResultFailure === undefined) {
+      this.#report(generation, 0, 0, "success", undefined, NaN, NaN);
+    } else {
+      this.#reportValue(generation, 0, 0, value, NaN);
+    }
+    return value;
+  }
+
   /** The fast path: no timer, and an AbortController only if fn reads `signal`. */
   async #run(fn, generation, acquiredAt, trial, started, fallback) {
     let value;
@@ -621,7 +639,11 @@ export class CircuitBreaker {
       }
       return this.#fallBack(fallback, error);
     }
-    this.#reportValue(generation, acquiredAt, trial, value, started);
+    if (this.#isResultFailure === undefined) {
+      this.#report(generation, acquiredAt, trial, "success", undefined, NaN, started);
+    } else {
+      this.#reportValue(generation, acquiredAt, trial, value, started);
+    }
     return value;
   }
 
@@ -642,7 +664,7 @@ export class CircuitBreaker {
         report();
         settle();
       };
-      const release = () => this.#report(generation, acquiredAt, trial, "release", undefined);
+      const release = () => this.#report(generation, acquiredAt, trial, "release", undefined, NaN, NaN);
       const fail = (error) => () => {
         if (fallback === undefined) {
           reject(error);

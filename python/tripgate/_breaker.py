@@ -34,7 +34,7 @@ from typing import (
 )
 
 from . import _native
-from ._errors import InvalidSnapshotError
+from ._errors import CircuitOpenError, InvalidSnapshotError
 from ._types import Backoff, FailureRate, State, Stats
 
 if TYPE_CHECKING:
@@ -208,34 +208,41 @@ class CircuitBreaker(_native.Breaker):
         ``CallTimeoutError`` or the call's own, counted or not) returns the
         fallback's answer instead (awaited when it is awaitable).
         """
-        fallback = self._fallback
-        if fallback is None:
-            return await self._call_async(func, *args, **kwargs)
         try:
-            return await self._call_async(func, *args, **kwargs)
-        except Exception as error:
-            self._emit_fallback(error)
-            answer = fallback(error)
-            if inspect.isawaitable(answer):
-                answer = await answer
-            return answer  # type: ignore[no-any-return]
-
-    async def _call_async(self, func: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
-        permit = self._acquire()
+            permit = self._acquire()
+        except CircuitOpenError as rejected:
+            if self._fallback is None:
+                raise
+            return await self._fall_back(rejected)  # type: ignore[no-any-return]
         try:
             if self.call_timeout is None:
                 result = await func(*args, **kwargs)
             else:
                 result = await _within(func(*args, **kwargs), self.call_timeout)
         except BaseException as error:
-            if not isinstance(error, _TimedOut):
-                permit._settle_exception(error)
-                raise
-            timeout_error = permit._timeout_error()
-            permit._settle_timeout(timeout_error)
-            raise timeout_error from None
+            if isinstance(error, _TimedOut):
+                timeout_error = permit._timeout_error()
+                permit._settle_timeout(timeout_error)
+                if self._fallback is None:
+                    raise timeout_error from None
+                return await self._fall_back(timeout_error)  # type: ignore[no-any-return]
+            permit._settle_exception(error)
+            # Cancellation and interrupts are the caller's, never answered.
+            if self._fallback is not None and isinstance(error, Exception):
+                return await self._fall_back(error)  # type: ignore[no-any-return]
+            raise
         permit._settle_result(result)
         return result
+
+    async def _fall_back(self, error: BaseException) -> Any:
+        """The fallback's answer to ``error`` (the ``fallback`` event first)."""
+        fallback = self._fallback
+        assert fallback is not None
+        self._emit_fallback(error)
+        answer = fallback(error)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        return answer
 
     # ---- context managers -------------------------------------------------
 
