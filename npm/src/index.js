@@ -475,7 +475,11 @@ export class CircuitBreaker {
 
   /** Reports a call that returned `value`, classified. */
   #reportValue(generation, acquiredAt, trial, value, started) {
-    const outcome = this.#isResultFailure === undefined ? "success" : this.#classifyResult(value);
+    if (this.#isResultFailure === undefined) {
+      this.#report(generation, acquiredAt, trial, "success", undefined, NaN, started);
+      return;
+    }
+    const outcome = this.#classifyResult(value);
     this.#report(generation, acquiredAt, trial, outcome, undefined, outcome === "failure" ? this.#hintOf(value) : NaN, started);
   }
 
@@ -619,11 +623,7 @@ export class CircuitBreaker {
       this.#reportError(generation, 0, 0, error, NaN);
       throw error;
     }
-    if (this.#isResultFailure === undefined) {
-      this.#report(generation, 0, 0, "success", undefined, NaN, NaN);
-    } else {
-      this.#reportValue(generation, 0, 0, value, NaN);
-    }
+    this.#reportValue(generation, 0, 0, value, NaN);
     return value;
   }
 
@@ -639,11 +639,7 @@ export class CircuitBreaker {
       }
       return this.#fallBack(fallback, error);
     }
-    if (this.#isResultFailure === undefined) {
-      this.#report(generation, acquiredAt, trial, "success", undefined, NaN, started);
-    } else {
-      this.#reportValue(generation, acquiredAt, trial, value, started);
-    }
+    this.#reportValue(generation, acquiredAt, trial, value, started);
     return value;
   }
 
