@@ -209,6 +209,156 @@ class Run {
   }
 }
 
+/** An error as scenarios name it: its code (tripgate's errors) or its message. */
+const errorName = (error) => error?.code ?? error?.message;
+
+/** An event as scenarios write it: [name, ...details]. */
+function describeEvent(event, payload) {
+  switch (event) {
+    case "stateChange":
+      return ["state_change", payload.from, payload.to, payload.reason];
+    case "rejected":
+      return ["rejected", payload.state];
+    case "failure":
+    case "fallback":
+      return payload.error === undefined ? [event] : [event, errorName(payload.error)];
+    default:
+      return [event];
+  }
+}
+
+/**
+ * A whole-call scenario (what the bindings own): every permit is an
+ * execute() call that the runner settles by returning, raising or letting
+ * it time out; predicates and a fallback come from the scenario.
+ */
+class CallRun {
+  constructor(scenario) {
+    this.now = 0;
+    this.events = [];
+    this.calls = new Map();
+    const classify = scenario.classify ?? {};
+    const raisesOn = new Set(classify.predicate_raises_on ?? []);
+    const predicate = (list) => (subject) => {
+      if (raisesOn.has(subject)) {
+        throw new Error(`a predicate that raises on ${subject}`);
+      }
+      return list.includes(subject);
+    };
+    const options = { ...jsOptions(scenario.config), clock: () => this.now };
+    if (scenario.classify !== undefined) {
+      const failing = predicate(classify.failing_results ?? []);
+      const ignored = predicate(classify.ignored_errors ?? []);
+      options.isResultFailure = failing;
+      options.isFailure = (error) => !ignored(error.message);
+    }
+    if (scenario.fallback) {
+      options.fallback = (error) => {
+        this.answered = error;
+        return `fallback for ${errorName(error)}`;
+      };
+    }
+    if (scenario.call_timeout !== undefined) {
+      options.callTimeout = scenario.call_timeout;
+    }
+    this.breaker = new CircuitBreaker(options);
+    for (const event of ["stateChange", "success", "failure", "rejected", "timeout", "fallback"]) {
+      this.breaker.on(event, (payload) => {
+        this.events.push(describeEvent(event, payload));
+        if (event === "rejected") {
+          this.rejection = payload;
+        }
+      });
+    }
+    // Errors the breaker catches (the raising predicates) are expected here.
+    this.breaker.on("error", () => {});
+  }
+
+  async call(label) {
+    let settle;
+    this.answered = undefined;
+    const done = this.breaker.execute(() => new Promise((resolve, reject) => (settle = { resolve, reject })));
+    if (settle !== undefined) {
+      this.calls.set(label, { settle, done });
+      return { admitted: true };
+    }
+    const { state, retryAfter } = this.rejection;
+    const ended = await this.ending(done);
+    const error = this.answered ?? ended.error;
+    assert.ok(error instanceof CircuitOpenError, String(error));
+    return { admitted: false, state, retry_after: retryAfter, cause: error.cause?.message ?? null, resolved: ended.resolved };
+  }
+
+  /** What the caller of `done` got: { resolved } or { error, rejected_with }. */
+  async ending(done) {
+    try {
+      return { resolved: await done };
+    } catch (error) {
+      return { error, rejected_with: errorName(error) };
+    }
+  }
+
+  async settle(label, settleWith) {
+    const { settle, done } = this.calls.get(label);
+    this.calls.delete(label);
+    const before = this.breaker.stats();
+    settleWith(settle);
+    const { resolved, rejected_with } = await this.ending(done);
+    const after = this.breaker.stats();
+    const outcome = ["successes", "failures", "released"].find((counter) => after[counter] > before[counter]);
+    const actual = { outcome: { successes: "success", failures: "failure", released: "released" }[outcome] };
+    if (resolved !== undefined) {
+      actual.resolved = resolved;
+    }
+    if (rejected_with !== undefined) {
+      actual.rejected_with = rejected_with;
+    }
+    return actual;
+  }
+
+  async step(step) {
+    this.now = step.at;
+    const b = this.breaker;
+    switch (step.op) {
+      case "call":
+        return this.call(step.permit);
+      case "return":
+        return this.settle(step.permit, (settle) => settle.resolve(step.value));
+      case "raise":
+        return this.settle(step.permit, (settle) => settle.reject(new Error(step.error)));
+      case "time_out":
+        return this.settle(step.permit, () => {});
+      case "events": {
+        const drained = this.events;
+        this.events = [];
+        return drained;
+      }
+      case "state":
+        return b.state;
+      case "stats": {
+        const stats = b.stats();
+        return Object.fromEntries(Object.entries(stats).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]));
+      }
+      case "force_open":
+      case "force_closed":
+      case "reset":
+        b[{ force_open: "forceOpen", force_closed: "forceClosed", reset: "reset" }[step.op]]();
+        return null;
+      default:
+        throw new Error(`op ${step.op} is not one of a whole-call scenario`);
+    }
+  }
+}
+
+async function runSteps(run, scenario, how) {
+  for (const [index, step] of scenario.steps.entries()) {
+    const actual = await run.step(step);
+    if ("expect" in step) {
+      assert.ok(matches(step.expect, actual), `${how}: step ${index} (${step.op}): expected ${JSON.stringify(step.expect)}, got ${JSON.stringify(actual)}`);
+    }
+  }
+}
+
 for (const file of files) {
   test(file.replace(/\.json$/, ""), async () => {
     const scenario = JSON.parse(readFileSync(join(dir, file), "utf8"));
@@ -228,19 +378,11 @@ for (const file of files) {
           return true;
         },
       );
+    } else if (scenario.whole_calls) {
+      await runSteps(new CallRun(scenario), scenario, "whole calls");
     } else {
       for (const calls of [false, true]) {
-        const run = new Run(scenario.config, calls);
-        for (const [index, step] of scenario.steps.entries()) {
-          const actual = await run.step(step);
-          if ("expect" in step) {
-            const how = calls ? "execute" : "tryAcquire";
-            assert.ok(
-              matches(step.expect, actual),
-              `${how}: step ${index} (${step.op}): expected ${JSON.stringify(step.expect)}, got ${JSON.stringify(actual)}`,
-            );
-          }
-        }
+        await runSteps(new Run(scenario.config, calls), scenario, calls ? "execute" : "tryAcquire");
       }
     }
     ran.add(file);

@@ -12,10 +12,11 @@ format is described in tests/conformance/README.md.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import pathlib
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import jsonschema
 import pytest
@@ -223,6 +224,158 @@ def python_option_value(expected_option: str, value: Any) -> Any:
     return value / 1000 if leaf in MS_OPTIONS and isinstance(value, (int, float)) else value
 
 
+def error_name(error: Optional[BaseException]) -> Optional[str]:
+    """An error as scenarios name it: its code (tripgate's errors) or its message."""
+    if error is None:
+        return None
+    return getattr(error, "code", None) or str(error)
+
+
+def describe_event(event: str, payload: Any) -> List[str]:
+    """An event as scenarios write it: [name, ...details]."""
+    if event == "state_change":
+        return [event, payload.from_state, payload.to_state, payload.reason]
+    if event == "rejected":
+        return [event, payload.state]
+    if event in ("failure", "fallback") and payload.error is not None:
+        return [event, error_name(payload.error) or ""]
+    return [event]
+
+
+class CallRun:
+    """A whole-call scenario (what the bindings own): every permit is a
+    ``call_async`` call that the runner settles by returning, raising or
+    letting it time out; predicates and a fallback come from the scenario."""
+
+    def __init__(self, scenario: Dict[str, Any]) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.now = 0.0
+        self.events: List[List[str]] = []
+        self.calls: Dict[str, Tuple[Any, Any]] = {}
+        self.rejection: Any = None
+        self.answered: Optional[BaseException] = None
+        options: Dict[str, Any] = {**seconds_options(scenario["config"]), "clock": lambda: self.now}
+        classify = scenario.get("classify")
+        if classify is not None:
+            raises_on = set(classify.get("predicate_raises_on", []))
+
+            def predicate(listed: List[str]) -> Callable[[str], bool]:
+                def decide(subject: str) -> bool:
+                    if subject in raises_on:
+                        raise RuntimeError(f"a predicate that raises on {subject}")
+                    return subject in listed
+
+                return decide
+
+            failing, ignored = predicate(classify.get("failing_results", [])), predicate(classify.get("ignored_errors", []))
+            options["is_result_failure"] = failing
+            options["is_failure"] = lambda error: not ignored(str(error))
+        if scenario.get("fallback"):
+
+            def fallback(error: BaseException) -> str:
+                self.answered = error
+                return f"fallback for {error_name(error)}"
+
+            options["fallback"] = fallback
+        if "call_timeout" in scenario:
+            options["call_timeout"] = scenario["call_timeout"] / 1000
+        self.breaker = CircuitBreaker(**options)
+        for event in ("state_change", "success", "failure", "rejected", "timeout", "fallback"):
+            self.breaker.add_listener(event, functools.partial(self.heard, event))
+
+    def heard(self, event: str, payload: Any) -> None:
+        self.events.append(describe_event(event, payload))
+        if event == "rejected":
+            self.rejection = payload
+
+    def finish(self, task: Any) -> Dict[str, Any]:
+        """What the caller of ``task`` got: resolved, or rejected_with (and the error)."""
+        self.loop.run_until_complete(asyncio.wait([task]))
+        error = task.exception()
+        if error is None:
+            return {"resolved": task.result()}
+        return {"rejected_with": error_name(error), "error": error}
+
+    def call(self, label: str) -> Dict[str, Any]:
+        future = self.loop.create_future()
+        started: List[bool] = []
+
+        async def work() -> Any:
+            started.append(True)
+            return await future
+
+        self.answered = None
+        task = self.loop.create_task(self.breaker.call_async(work))
+        for _ in range(3):
+            self.loop.run_until_complete(asyncio.sleep(0))
+        if started:
+            self.calls[label] = (future, task)
+            return {"admitted": True}
+        ended = self.finish(task)
+        error = self.answered if self.answered is not None else ended.get("error")
+        assert isinstance(error, CircuitOpenError), error
+        cause = error.__cause__
+        return {
+            "admitted": False,
+            "state": self.rejection.state,
+            "retry_after": ms(self.rejection.retry_after),
+            "cause": None if cause is None else str(cause),
+            **({"resolved": ended["resolved"]} if "resolved" in ended else {}),
+        }
+
+    def settle(self, label: str, settle_with: Callable[[Any], None]) -> Dict[str, Any]:
+        future, task = self.calls.pop(label)
+        before = self.breaker.stats()
+        settle_with(future)
+        ended = self.finish(task)
+        after = self.breaker.stats()
+        outcome = next(
+            name
+            for name, counter in (("success", "successes"), ("failure", "failures"), ("released", "released"))
+            if getattr(after, counter) > getattr(before, counter)
+        )
+        ended.pop("error", None)
+        return {"outcome": outcome, **ended}
+
+    def step(self, step: Dict[str, Any]) -> Any:
+        self.now = step["at"] / 1000
+        op, b = step["op"], self.breaker
+        if op == "call":
+            return self.call(step["permit"])
+        if op == "return":
+            return self.settle(step["permit"], lambda future: future.set_result(step["value"]))
+        if op == "raise":
+            return self.settle(step["permit"], lambda future: future.set_exception(ConnectionError(step["error"])))
+        if op == "time_out":
+            return self.settle(step["permit"], lambda future: None)
+        if op == "events":
+            drained, self.events = self.events, []
+            return drained
+        if op == "state":
+            return b.state.value
+        if op == "stats":
+            stats = b.stats()
+            return {**stats.__dict__, "state": stats.state.value, "last_transition_at": ms(stats.last_transition_at), "retry_after": ms(stats.retry_after)}
+        if op in ("force_open", "force_closed", "reset"):
+            getattr(b, op)()
+            return None
+        raise AssertionError(f"op {op} is not one of a whole-call scenario")
+
+    def close(self) -> None:
+        for future, _task in self.calls.values():
+            future.cancel()
+        for _ in range(3):
+            self.loop.run_until_complete(asyncio.sleep(0))
+        self.loop.close()
+
+
+def run_steps(run: Any, scenario: Dict[str, Any], how: str) -> None:
+    for index, step in enumerate(scenario["steps"]):
+        actual = run.step(step)
+        if "expect" in step:
+            assert matches(step["expect"], actual), f"{how}: step {index} ({step['op']}): expected {step['expect']}, got {actual}"
+
+
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_scenario(path: pathlib.Path) -> None:
     scenario = json.loads(path.read_text())
@@ -238,15 +391,17 @@ def test_scenario(path: pathlib.Path) -> None:
         if "value" in expected_error:
             shown = repr(python_option_value(expected_error["option"], expected_error["value"]))
             assert shown in message, (shown, message)
+    elif scenario.get("whole_calls"):
+        call_run = CallRun(scenario)
+        try:
+            run_steps(call_run, scenario, "whole calls")
+        finally:
+            call_run.close()
     else:
         for calls in (False, True):
             run = Run(scenario["config"], calls)
-            how = "call_async" if calls else "try_acquire"
             try:
-                for index, step in enumerate(scenario["steps"]):
-                    actual = run.step(step)
-                    if "expect" in step:
-                        assert matches(step["expect"], actual), f"{how}: step {index} ({step['op']}): expected {step['expect']}, got {actual}"
+                run_steps(run, scenario, "call_async" if calls else "try_acquire")
             finally:
                 if run.loop is not None:
                     for future, _task in run.futures.values():
