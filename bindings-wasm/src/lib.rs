@@ -20,6 +20,7 @@ mod record;
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::cell::Cell;
 use core::time::Duration;
 use tripgate_core::binding::{option_slots, OptionSlots};
 use tripgate_core::config::convert;
@@ -97,13 +98,21 @@ fn build(
     })
 }
 
-/// Why `WasmBreaker.create` with the same arguments gives no breaker
-/// (`option|snapshot<TAB>name<TAB>problem`), or undefined if it gives one.
-#[wasm_bindgen]
-pub fn problem(values: &[f64], mask: u32, snapshot: Option<Vec<f64>>, now: f64) -> Option<String> {
-    build(values, mask, snapshot.as_deref(), now)
-        .err()
-        .map(|parts| parts.join("\t"))
+/// The problem of the last `WasmBreaker.create` that gave no breaker, kept
+/// for `lastProblem` so that JS never builds a machine twice to learn why.
+struct LastProblem(Cell<Option<[&'static str; 3]>>);
+
+// SAFETY: the module runs on one thread (wasm32 without the atomics
+// feature): nothing else can reach the cell.
+unsafe impl Sync for LastProblem {}
+
+static LAST_PROBLEM: LastProblem = LastProblem(Cell::new(None));
+
+/// Why the last `WasmBreaker.create` gave no breaker
+/// (`option|snapshot<TAB>name<TAB>problem`), once; undefined after that.
+#[wasm_bindgen(js_name = lastProblem)]
+pub fn last_problem() -> Option<String> {
+    LAST_PROBLEM.0.take().map(|parts| parts.join("\t"))
 }
 
 /// The sizes a snapshot's window can never exceed: `[buckets of a time
@@ -130,7 +139,7 @@ pub struct WasmBreaker {
 impl WasmBreaker {
     /// A closed breaker (or, given a `snapshot` record, one in its state)
     /// whose clock reads `now` milliseconds; undefined if the options or
-    /// snapshot are invalid (`problem` says why). `values[i]` holds the
+    /// snapshot are invalid (`lastProblem` says why). `values[i]` holds the
     /// option `OPTION_NAMES[i]` when bit `i` of `mask` is set.
     pub fn create(
         values: &[f64],
@@ -138,7 +147,13 @@ impl WasmBreaker {
         snapshot: Option<Vec<f64>>,
         now: f64,
     ) -> Option<WasmBreaker> {
-        let machine = build(values, mask, snapshot.as_deref(), now).ok()?;
+        let machine = match build(values, mask, snapshot.as_deref(), now) {
+            Ok(machine) => machine,
+            Err(problem) => {
+                LAST_PROBLEM.0.set(Some(problem));
+                return None;
+            }
+        };
         Some(WasmBreaker {
             machine,
             last_trial: 0,

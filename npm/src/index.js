@@ -2,7 +2,7 @@
 // machine (bindings-wasm/). This layer converts names, times and errors,
 // makes the calls and fires events; every state decision is the machine's.
 
-import { WasmBreaker, initSync, limits, problem } from "../wasm/tripgate_wasm.js";
+import { WasmBreaker, initSync, lastProblem, limits } from "../wasm/tripgate_wasm.js";
 import { wasmBytes } from "../wasm/bytes.js";
 import { CircuitOpenError, CallTimeoutError, InvalidSnapshotError, TripgateError, disposedError, outOfMemoryAsRangeError } from "./errors.js";
 import { callOptionsProblem, checkedHint, checkedReading, defaultClock, isAbortError, randomSeed } from "./inputs.js";
@@ -118,7 +118,7 @@ export class CircuitBreaker {
     const now = checkedReading(clock());
     this.#wasm = outOfMemoryAsRangeError(() => WasmBreaker.create(values, mask, snapshot, now));
     if (this.#wasm === undefined) {
-      const [kind, name, text] = outOfMemoryAsRangeError(() => problem(values, mask, snapshot, now)).split("\t");
+      const [kind, name, text] = lastProblem().split("\t");
       throw kind === "snapshot" ? new InvalidSnapshotError(`invalid snapshot: ${name} ${text}`, name) : optionError(name, text, numbers, OPTION_SLOTS);
     }
     this.#clock = clock;
