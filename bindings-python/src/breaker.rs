@@ -564,6 +564,8 @@ impl Breaker {
         seed: Option<Bound<'py, PyAny>>,
         unknown: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Self> {
+        // Taken first: nothing this constructor calls (a clock) may use it.
+        let restoring = RESTORING.with_borrow_mut(Option::take);
         options::refuse_unknown(unknown)?;
         let (config, binding) = options::parse(
             py,
@@ -586,7 +588,7 @@ impl Breaker {
             name,
             seed,
         )?;
-        Self::build(py, config, binding)
+        Self::build(py, config, binding, restoring)
     }
 
     /// Calls `func(*args, **kwargs)` if the breaker admits it.
@@ -801,21 +803,6 @@ impl Breaker {
         Ok(self.operate(py, true, |m, now| m.snapshot(now))?.to_json())
     }
 
-    /// Replaces this breaker's machine with the one `json` describes.
-    fn _load_snapshot_json(&self, py: Python<'_>, json: &str) -> PyResult<()> {
-        let now = self.time.now(py)?;
-        let restored = Snapshot::from_json(json)
-            .and_then(|snapshot| Machine::restore(self.config.clone(), &snapshot, now))
-            .map_err(|e| match e {
-                RestoreError::Snapshot { field, .. } => {
-                    Self::snapshot_error(py, field, e.to_string())
-                }
-                RestoreError::Config(c) => PyTypeError::new_err(c.to_string()),
-            })?;
-        *self.lock() = restored;
-        Ok(())
-    }
-
     /// Calls `callback(event)` on every `event`: "state_change", "success",
     /// "failure", "rejected", "timeout" or "fallback".
     fn add_listener(&self, event: &str, callback: Bound<'_, PyAny>) -> PyResult<()> {
@@ -874,12 +861,71 @@ impl Breaker {
     }
 }
 
+thread_local! {
+    /// The snapshot the next breaker built on this thread starts from
+    /// (`CircuitBreaker.restore`), so that a restore builds one machine.
+    static RESTORING: std::cell::RefCell<Option<Py<PyAny>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Makes the next breaker built on this thread start from `snapshot` (a
+/// dict of the snapshot format), or, with None, forgets it.
+#[pyfunction]
+pub(crate) fn _restore_next(snapshot: Option<Py<PyAny>>) {
+    RESTORING.with_borrow_mut(|pending| *pending = snapshot);
+}
+
 impl Breaker {
-    fn build(py: Python<'_>, config: Config, binding: BindingOptions) -> PyResult<Self> {
+    /// The machine restored from `snapshot` (a dict) with `config`, at `now`.
+    fn restored(
+        py: Python<'_>,
+        config: &Config,
+        snapshot: &Bound<'_, PyAny>,
+        now: u64,
+    ) -> PyResult<Machine> {
+        let text: String = py
+            .import("json")?
+            .call_method1("dumps", (snapshot,))
+            .and_then(|text| text.extract())
+            .map_err(|e| {
+                let py_errors = (
+                    py.get_type::<PyTypeError>(),
+                    py.get_type::<pyo3::exceptions::PyValueError>(),
+                    py.get_type::<pyo3::exceptions::PyRecursionError>(),
+                );
+                if e.matches(py, py_errors).unwrap_or(false) {
+                    // Values JSON cannot hold, or nesting too deep to write: not of the format.
+                    Self::snapshot_error(
+                        py,
+                        "snapshot",
+                        "invalid snapshot: snapshot is not JSON of the snapshot format".to_owned(),
+                    )
+                } else {
+                    e
+                }
+            })?;
+        Snapshot::from_json(&text)
+            .and_then(|snapshot| Machine::restore(config.clone(), &snapshot, now))
+            .map_err(|e| match e {
+                RestoreError::Snapshot { field, .. } => {
+                    Self::snapshot_error(py, field, e.to_string())
+                }
+                RestoreError::Config(c) => PyTypeError::new_err(c.to_string()),
+            })
+    }
+
+    fn build(
+        py: Python<'_>,
+        config: Config,
+        binding: BindingOptions,
+        restoring: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
         let time = TimeSource::new(py, binding.clock)?;
         let now = time.now(py)?;
-        let machine = Machine::new(config.clone(), now)
-            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        let machine = match restoring {
+            Some(snapshot) => Self::restored(py, &config, snapshot.bind(py), now)?,
+            None => Machine::new(config.clone(), now)
+                .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?,
+        };
         Ok(Breaker {
             machine: Mutex::new(machine),
             config,

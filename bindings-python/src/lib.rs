@@ -19,6 +19,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<events::StateChange>()?;
     m.add_class::<events::CallEvent>()?;
     m.add_function(wrap_pyfunction!(errors::_register_error_types, m)?)?;
+    m.add_function(wrap_pyfunction!(breaker::_restore_next, m)?)?;
     let states: Vec<&str> = tripgate_core::State::ALL.iter().map(|s| s.name()).collect();
     let reasons: Vec<&str> = tripgate_core::Reason::ALL
         .iter()

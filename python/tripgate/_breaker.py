@@ -34,7 +34,7 @@ from typing import (
 )
 
 from . import _native
-from ._errors import CircuitOpenError, InvalidSnapshotError
+from ._errors import CircuitOpenError
 from ._types import Backoff, FailureRate, State, Stats
 
 if TYPE_CHECKING:
@@ -309,14 +309,12 @@ class CircuitBreaker(_native.Breaker):
         Raises ``InvalidSnapshotError`` for a snapshot it cannot restore."""
         if not isinstance(snapshot, Mapping):
             raise TypeError(f"snapshot must be a dict, got {snapshot!r}")
-        breaker = cls(**options)
+        # The native constructor starts from the snapshot: one machine built.
+        _native._restore_next(dict(snapshot))
         try:
-            text = json.dumps(dict(snapshot))
-        except (TypeError, ValueError, RecursionError):
-            # Values JSON cannot hold, or nesting too deep to write: not of the format.
-            raise InvalidSnapshotError("invalid snapshot: snapshot is not JSON of the snapshot format", "snapshot") from None
-        breaker._load_snapshot_json(text)
-        return breaker
+            return cls(**options)
+        finally:
+            _native._restore_next(None)
 
     def __repr__(self) -> str:
         name = f" {self.name!r}" if self.name else ""
