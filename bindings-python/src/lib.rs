@@ -34,6 +34,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         tripgate_core::binding::STATS_FIELDS.to_vec(),
     )?;
     m.add("ERROR_CODES", tripgate_core::binding::ERROR_CODES.to_vec())?;
+    let messages = pyo3::types::PyDict::new(m.py());
+    for (key, template) in tripgate_core::binding::MESSAGES {
+        messages.set_item(key, template)?;
+    }
+    m.add("MESSAGES", messages)?;
     m.add("SNAPSHOT_VERSION", tripgate_core::SNAPSHOT_VERSION)?;
     m.add("CORE_VERSION", env!("CARGO_PKG_VERSION"))?;
     Ok(())

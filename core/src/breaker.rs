@@ -117,10 +117,20 @@ pub enum CallError<E> {
 impl<E: fmt::Display> fmt::Display for CallError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CallError::Rejected(r) => match r.retry_after {
-                Some(after) => write!(f, "circuit {}: retry after {after:?}", r.state),
-                None => write!(f, "circuit {}: call rejected", r.state),
-            },
+            CallError::Rejected(r) => {
+                // The wording every language uses (the binding kit's MESSAGES).
+                let key = match (r.retry_after, r.state) {
+                    (Some(_), _) => "circuit_open",
+                    (None, State::HalfOpen) => "circuit_open_trials_taken",
+                    (None, _) => "circuit_open_forced",
+                };
+                f.write_str(&crate::binding::message(key, |name| match name {
+                    "breaker" => Some("circuit breaker".into()),
+                    "state" => Some(r.state.name().into()),
+                    "retry_after" => r.retry_after.map(|d| format!("{d:?}")),
+                    _ => None,
+                }))
+            }
             CallError::Failed(e) => e.fmt(f),
         }
     }

@@ -8,7 +8,7 @@
 mod common;
 
 use tripgate_core::binding::{
-    reason_names, state_names, ERROR_CODES, EVENTS, STATS_FIELDS, STATS_TIME_FIELDS,
+    reason_names, state_names, ERROR_CODES, EVENTS, MESSAGES, STATS_FIELDS, STATS_TIME_FIELDS,
 };
 use tripgate_core::config::OPTION_NAMES;
 
@@ -57,6 +57,15 @@ fn generated() -> String {
         out.push_str(&format!(
             "\n/** {}. */\nexport const {name} = {value};\n",
             capitalised(about)
+        ));
+    }
+    // One constant per message, so that a bundle keeps only those it uses.
+    out.push_str("\n// The messages of tripgate's errors, as templates (the kit's MESSAGES).\n");
+    for (key, template) in MESSAGES {
+        out.push_str(&format!(
+            "export const MESSAGE_{} = {};\n",
+            key.to_uppercase(),
+            serde_json::to_string(template).unwrap()
         ));
     }
     out

@@ -230,10 +230,10 @@ fn rejection_error_displays_its_retry_time() {
         ..Config::default()
     });
     let err = breaker.call(|| Ok::<_, std::io::Error>(())).unwrap_err();
-    assert_eq!(err.to_string(), "circuit open: retry after 2s");
+    assert_eq!(err.to_string(), "circuit breaker is open; retry after 2s");
     breaker.force_open();
     let err = breaker.call(|| Ok::<_, std::io::Error>(())).unwrap_err();
-    assert_eq!(err.to_string(), "circuit forced_open: call rejected");
+    assert_eq!(err.to_string(), "circuit breaker is forced_open");
 }
 
 #[test]

@@ -2,6 +2,16 @@
 // the other languages (docs/semantics.md, "What the bindings own"), and the
 // conversion of a trap from exhausted WebAssembly memory.
 
+import { MESSAGE_CALL_TIMEOUT, MESSAGE_CIRCUIT_OPEN, MESSAGE_CIRCUIT_OPEN_FORCED, MESSAGE_CIRCUIT_OPEN_TRIALS_TAKEN, MESSAGE_DISPOSED } from "./generated.js";
+
+/** A message template of the kit with its placeholders filled from `values`. */
+export function message(template, values) {
+  return template.replace(/\{(\w+)\}/g, (placeholder, name) => values[name] ?? placeholder);
+}
+
+/** `circuit breaker "name"`, or `circuit breaker` for one without a name. */
+const breakerNamed = (name) => (name ? `circuit breaker ${JSON.stringify(name)}` : "circuit breaker");
+
 /** Base of tripgate's errors: each has a stable `code`. */
 export class TripgateError extends Error {
   constructor(message, code, name = "TripgateError") {
@@ -15,14 +25,8 @@ export class TripgateError extends Error {
 /** The breaker rejected the call; it was not made. Its `cause` is the failure that opened the breaker, where there was one. */
 export class CircuitOpenError extends TripgateError {
   constructor(state, retryAfter, breakerName, cause) {
-    const who = breakerName ? `circuit breaker "${breakerName}"` : "circuit breaker";
-    const why =
-      retryAfter !== null
-        ? `is ${state}; retry after ${retryAfter.toFixed(1)} ms`
-        : state === "half_open"
-          ? "is half_open and every trial slot is taken"
-          : `is ${state}`;
-    super(`${who} ${why}`, "circuit_open", "CircuitOpenError");
+    const template = retryAfter !== null ? MESSAGE_CIRCUIT_OPEN : state === "half_open" ? MESSAGE_CIRCUIT_OPEN_TRIALS_TAKEN : MESSAGE_CIRCUIT_OPEN_FORCED;
+    super(message(template, { breaker: breakerNamed(breakerName), state, retry_after: `${retryAfter?.toFixed(1)} ms` }), "circuit_open", "CircuitOpenError");
     /** The state that rejected the call. */
     this.state = state;
     /** Milliseconds until a trial call will be admitted, or null. */
@@ -40,7 +44,7 @@ export class CircuitOpenError extends TripgateError {
 /** The call ran longer than `callTimeout`; its signal was aborted. */
 export class CallTimeoutError extends TripgateError {
   constructor(timeout, breakerName) {
-    super(`call${breakerName ? ` through circuit breaker "${breakerName}"` : ""} timed out after ${timeout} ms`, "call_timeout", "CallTimeoutError");
+    super(message(MESSAGE_CALL_TIMEOUT, { breaker: breakerNamed(breakerName), timeout: `${timeout} ms` }), "call_timeout", "CallTimeoutError");
     this.timeout = timeout;
     this.breakerName = breakerName;
   }
@@ -56,7 +60,7 @@ export class InvalidSnapshotError extends TripgateError {
 
 /** Error of an operation on a breaker after dispose(). */
 export function disposedError() {
-  return new TripgateError("this CircuitBreaker was disposed", "disposed");
+  return new TripgateError(MESSAGE_DISPOSED, "disposed");
 }
 
 /**

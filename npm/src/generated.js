@@ -23,3 +23,11 @@ export const EVENTS = ["state_change", "success", "failure", "rejected", "timeou
 
 /** The stable error codes. */
 export const ERROR_CODES = ["circuit_open", "call_timeout", "invalid_snapshot", "invalid_config", "disposed", "group_full"];
+
+// The messages of tripgate's errors, as templates (the kit's MESSAGES).
+export const MESSAGE_CIRCUIT_OPEN = "{breaker} is {state}; retry after {retry_after}";
+export const MESSAGE_CIRCUIT_OPEN_TRIALS_TAKEN = "{breaker} is half_open and every trial slot is taken";
+export const MESSAGE_CIRCUIT_OPEN_FORCED = "{breaker} is {state}";
+export const MESSAGE_CALL_TIMEOUT = "call through {breaker} timed out after {timeout}";
+export const MESSAGE_DISPOSED = "this CircuitBreaker was disposed";
+export const MESSAGE_GROUP_FULL = "circuit breaker group is full: all {limit} breakers ({limit_option}) are open, half-open, forced or have calls in flight";

@@ -4,7 +4,8 @@
 // Every decision about a call is still its breaker's; the group only finds
 // the breaker and forwards its events.
 
-import { TripgateError } from "./errors.js";
+import { TripgateError, message } from "./errors.js";
+import { MESSAGE_GROUP_FULL } from "./generated.js";
 import { CircuitBreaker, EVENTS } from "./index.js";
 import { show } from "./options.js";
 
@@ -87,10 +88,7 @@ export class CircuitBreakerGroup {
         return;
       }
     }
-    throw new TripgateError(
-      `circuit breaker group is full: all ${this.#maxBreakers} breakers (maxBreakers) are open, half-open, forced or have calls in flight`,
-      "group_full",
-    );
+    throw new TripgateError(message(MESSAGE_GROUP_FULL, { limit: this.#maxBreakers, limit_option: "maxBreakers" }), "group_full");
   }
 
   /** Runs `fn` through the breaker of `key` (see CircuitBreaker#execute). */

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ._native import MESSAGES
 from ._types import State
+
+
+def _breaker(name: Optional[str]) -> str:
+    """``circuit breaker 'name'``, or ``circuit breaker`` for one without a name."""
+    return f"circuit breaker {name!r}" if name else "circuit breaker"
 
 
 class TripgateError(Exception):
@@ -47,12 +53,11 @@ class CircuitOpenError(TripgateError):
 
     def __str__(self) -> str:
         state, retry_after, name = self.args
-        who = f"circuit breaker {name!r}" if name else "circuit breaker"
         if retry_after is not None:
-            return f"{who} is {state}; retry after {retry_after:.3f} s"
+            return MESSAGES["circuit_open"].format(breaker=_breaker(name), state=state, retry_after=f"{retry_after:.3f} s")
         if state == State.HALF_OPEN.value:
-            return f"{who} is half_open and every trial slot is taken"
-        return f"{who} is {state}"
+            return MESSAGES["circuit_open_trials_taken"].format(breaker=_breaker(name))
+        return MESSAGES["circuit_open_forced"].format(breaker=_breaker(name), state=state)
 
 
 class CallTimeoutError(TripgateError, TimeoutError):
@@ -64,8 +69,7 @@ class CallTimeoutError(TripgateError, TimeoutError):
     def __init__(self, timeout: Optional[float], name: Optional[str]) -> None:
         self.timeout = timeout
         self.name = name
-        who = f"call through circuit breaker {name!r}" if name else "call"
-        super().__init__(f"{who} timed out after {timeout} s")
+        super().__init__(MESSAGES["call_timeout"].format(breaker=_breaker(name), timeout=f"{timeout} s"))
 
     def __reduce__(self) -> tuple[type[CallTimeoutError], tuple[Optional[float], Optional[str]]]:
         return (type(self), (self.timeout, self.name))

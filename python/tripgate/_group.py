@@ -14,7 +14,7 @@ from typing import Any, Awaitable, Callable, Dict, Hashable, List, Protocol, Typ
 
 from ._breaker import CircuitBreaker
 from ._errors import GroupFullError
-from ._native import EVENTS
+from ._native import EVENTS, MESSAGES
 from ._types import State, Stats
 
 T = TypeVar("T")
@@ -119,9 +119,7 @@ class CircuitBreakerGroup:
             if stats.state is State.CLOSED and stats.in_flight == 0:
                 self._remove(key)
                 return
-        raise GroupFullError(
-            f"circuit breaker group is full: all {self._max_breakers} breakers (max_breakers) are open, half-open, forced or have calls in flight"
-        )
+        raise GroupFullError(MESSAGES["group_full"].format(limit=self._max_breakers, limit_option="max_breakers"))
 
     def call(self, key: Hashable, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Calls ``func(*args, **kwargs)`` through the breaker of ``key``."""

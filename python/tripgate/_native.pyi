@@ -8,6 +8,7 @@ __all__ = [
     "CORE_VERSION",
     "ERROR_CODES",
     "EVENTS",
+    "MESSAGES",
     "OPTION_NAMES",
     "REASONS",
     "SNAPSHOT_VERSION",
@@ -25,6 +26,7 @@ __all__ = [
 STATES: Final[list[str]]
 REASONS: Final[list[str]]
 EVENTS: Final[list[str]]
+MESSAGES: Final[dict[str, str]]
 OPTION_NAMES: Final[list[str]]
 STATS_FIELDS: Final[list[str]]
 ERROR_CODES: Final[list[str]]

@@ -67,6 +67,66 @@ pub const ERROR_CODES: [&str; 6] = [
     "group_full",
 ];
 
+/// The messages of tripgate's own errors, as templates every language
+/// fills in the same way: `{breaker}` is `circuit breaker`, followed by the
+/// breaker's name quoted as the language quotes a string when it has one;
+/// `{state}` a state's name; `{retry_after}` and `{timeout}` a duration with
+/// its unit (`1000.0 ms`, `1.000 s`); `{limit}` a number and `{limit_option}`
+/// the option that sets it, in the language's spelling. One wording for
+/// every language (docs/semantics.md, "What the bindings own").
+pub const MESSAGES: [(&str, &str); 6] = [
+    ("circuit_open", "{breaker} is {state}; retry after {retry_after}"),
+    (
+        "circuit_open_trials_taken",
+        "{breaker} is half_open and every trial slot is taken",
+    ),
+    ("circuit_open_forced", "{breaker} is {state}"),
+    ("call_timeout", "call through {breaker} timed out after {timeout}"),
+    ("disposed", "this CircuitBreaker was disposed"),
+    (
+        "group_full",
+        "circuit breaker group is full: all {limit} breakers ({limit_option}) are open, half-open, forced or have calls in flight",
+    ),
+];
+
+/// The template of `key` in [`MESSAGES`] with every `{name}` replaced by
+/// `fill(name)` (a placeholder `fill` does not know is left as it is).
+pub fn message(
+    key: &str,
+    fill: impl Fn(&str) -> Option<alloc::string::String>,
+) -> alloc::string::String {
+    let template = MESSAGES
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or("", |(_, t)| t);
+    let mut out = alloc::string::String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) => {
+                let name = &after[..close];
+                match fill(name) {
+                    Some(value) => out.push_str(&value),
+                    None => {
+                        out.push('{');
+                        out.push_str(name);
+                        out.push('}');
+                    }
+                }
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push_str(&rest[open..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The states' names, in [`State::ALL`] order (the index a binding receives).
 pub fn state_names() -> [&'static str; State::ALL.len()] {
     State::ALL.map(State::name)
