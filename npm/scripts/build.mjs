@@ -15,20 +15,19 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 // profile in Cargo.toml) and strips its names.
 const raw = join(root, "wasm", "tripgate_wasm_bg.wasm");
 const optimized = join(root, "wasm", "tripgate_wasm_opt.wasm");
-execFileSync(join(root, "node_modules", ".bin", "wasm-opt"), [
-  "-O3",
-  "--strip-debug",
-  "--strip-producers",
+const features = [
   "--enable-bulk-memory",
   "--enable-nontrapping-float-to-int",
   "--enable-sign-ext",
   "--enable-mutable-globals",
   "--enable-reference-types",
   "--enable-multivalue",
-  raw,
-  "-o",
-  optimized,
-]);
+];
+const wasmOpt = join(root, "node_modules", ".bin", "wasm-opt");
+execFileSync(wasmOpt, ["-O3", "--strip-debug", "--strip-producers", ...features, raw, "-o", optimized]);
+// The same optimization keeping the function names (never shipped): what
+// test/payload.test.js reads to check that no core::fmt code is left.
+execFileSync(wasmOpt, ["-O3", "-g", ...features, raw, "-o", join(root, "wasm", "tripgate_wasm_named.wasm")]);
 const wasm = readFileSync(optimized);
 writeFileSync(join(root, "wasm", "bytes.js"), bytesModule(wasm));
 mkdirSync(join(root, "dist"), { recursive: true });

@@ -18,6 +18,16 @@ test("the breaker's browser payload stays within its budget", async () => {
   );
 });
 
+test("the shipped module has no core::fmt code (its names, kept in a copy optimized the same way)", () => {
+  // Formatting code is the largest thing a panic path can drag in; the
+  // module's paths are kept panic-free so that wasm-opt drops all of it.
+  const names = readFileSync(join(PACKAGE_DIR, "wasm", "tripgate_wasm_named.wasm")).toString("latin1");
+  assert.ok(names.includes("tripgate_core"), "the named copy has its function names");
+  for (const fmt of ["::fmt::", "pad_integral", "do_count_chars"]) {
+    assert.ok(!names.includes(fmt), `the module holds ${fmt} code again (find what reaches it: twiggy paths npm/wasm/tripgate_wasm_bg.wasm)`);
+  }
+});
+
 test("the payload measure sees what an entry pulls in", async () => {
   // An entry that uses nothing tree-shakes to almost nothing: the measure
   // bundles, minifies and tree-shakes, and so can tell entries apart.
