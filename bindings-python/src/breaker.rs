@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use pyo3::PyTraverseError;
 use tripgate_core::{
-    Config, Decision, Machine, Permit, Rejection, RestoreError, Snapshot, State, Transition, Window,
+    Config, Decision, Machine, Permit, Rejection, RestoreError, Snapshot, State, Transition,
 };
 
 use crate::clock::{seconds, TimeSource};
@@ -740,43 +740,7 @@ impl Breaker {
     /// ones `FailureRate` and `Backoff`); times in seconds, `clock` None for
     /// `time.monotonic`.
     fn _options<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let c = &self.config;
-        let d = PyDict::new(py);
-        d.set_item("failure_tolerance", c.failure_tolerance)?;
-        let rate = match &c.failure_rate {
-            None => None,
-            Some(rate) => {
-                let r = PyDict::new(py);
-                r.set_item("threshold", rate.threshold)?;
-                r.set_item("minimum_calls", rate.minimum_calls)?;
-                match rate.window {
-                    Window::Calls(n) => r.set_item("window_calls", n)?,
-                    Window::Duration(span) => r.set_item("window_duration", span.as_secs_f64())?,
-                }
-                Some(r)
-            }
-        };
-        d.set_item("failure_rate", rate)?;
-        d.set_item(
-            "slow_call_duration",
-            c.slow_call_duration.map(|s| s.as_secs_f64()),
-        )?;
-        d.set_item("reset_timeout", c.reset_timeout.as_secs_f64())?;
-        let backoff = match &c.backoff {
-            None => None,
-            Some(b) => {
-                let o = PyDict::new(py);
-                o.set_item("multiplier", b.multiplier)?;
-                o.set_item("max_reset_timeout", b.max_reset_timeout.as_secs_f64())?;
-                o.set_item("jitter", b.jitter)?;
-                Some(o)
-            }
-        };
-        d.set_item("backoff", backoff)?;
-        d.set_item("half_open_max_calls", c.half_open_max_calls)?;
-        d.set_item("success_threshold", c.success_threshold)?;
-        d.set_item("trial_timeout", c.trial_timeout.as_secs_f64())?;
-        d.set_item("max_retry_after", c.max_retry_after.as_secs_f64())?;
+        let d = options::machine_options(py, &self.config)?;
         d.set_item("call_timeout", self.call_timeout.map(seconds))?;
         d.set_item("is_failure", &self.is_failure)?;
         d.set_item("is_result_failure", &self.is_result_failure)?;
@@ -794,7 +758,6 @@ impl Breaker {
             },
         )?;
         d.set_item("name", &self.name)?;
-        d.set_item("seed", c.seed)?;
         Ok(d)
     }
 

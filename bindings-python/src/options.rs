@@ -7,7 +7,7 @@ use std::time::Duration;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString, PyTuple, PyType};
-use tripgate_core::binding::OptionSlots;
+use tripgate_core::binding::{option_slots, OptionKind, OptionSlots, OPTION_KINDS};
 use tripgate_core::config::{closest_name, convert, OPTION_NAMES};
 use tripgate_core::{Config, ConfigError};
 
@@ -480,4 +480,38 @@ pub fn parse<'py>(
             name,
         },
     ))
+}
+
+/// The machine's effective options as Python shows them, from the kit's
+/// slots and kinds: counts and the seed as ints, numbers and durations
+/// (seconds) as floats, a group as a dict of its members or None.
+pub fn machine_options<'py>(py: Python<'py>, config: &Config) -> PyResult<Bound<'py, PyDict>> {
+    let values = option_slots::<1_000_000_000>(config);
+    let options = PyDict::new(py);
+    for ((name, kind), value) in OPTION_NAMES.iter().zip(OPTION_KINDS).zip(values) {
+        let (dict, key) = match name.split_once('.') {
+            None if kind == OptionKind::Group => {
+                options.set_item(name, py.None())?;
+                continue;
+            }
+            None => (options.clone(), *name),
+            Some(_) if value.is_nan() => continue,
+            Some((group, member)) => match options.get_item(group)?.filter(|g| !g.is_none()) {
+                Some(members) => (members.downcast_into::<PyDict>()?, member),
+                None => {
+                    let members = PyDict::new(py);
+                    options.set_item(group, &members)?;
+                    (members, member)
+                }
+            },
+        };
+        match kind {
+            _ if value.is_nan() => dict.set_item(key, py.None())?,
+            OptionKind::Count | OptionKind::Seed => dict.set_item(key, value as u64)?,
+            OptionKind::Number | OptionKind::Duration | OptionKind::Group => {
+                dict.set_item(key, value)?
+            }
+        }
+    }
+    Ok(options)
 }

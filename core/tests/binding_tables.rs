@@ -114,3 +114,44 @@ fn field_values_follow_the_field_list() {
     assert!(at("failure_rate").is_nan());
     assert_eq!(values.len(), STATS_FIELDS.len());
 }
+
+/// The kit's option kinds agree with what the core accepts: a count refuses
+/// a fraction and a duration a negative value, each error naming the option.
+#[test]
+fn option_kinds_match_what_the_core_accepts() {
+    use tripgate_core::binding::{slot_of, OptionKind, OptionSlots, OPTION_KINDS};
+    let base = [
+        ("failure_rate.threshold", 0.5),
+        ("failure_rate.minimum_calls", 1.0),
+        ("failure_rate.window_calls", 10.0),
+        ("backoff.multiplier", 2.0),
+        ("backoff.max_reset_timeout", 60_000.0),
+    ];
+    for (slot, (name, kind)) in OPTION_NAMES.iter().zip(OPTION_KINDS).enumerate() {
+        let bad = match kind {
+            OptionKind::Count => 2.5,
+            OptionKind::Duration => -1.0,
+            OptionKind::Seed => -1.0,
+            OptionKind::Number | OptionKind::Group => continue,
+        };
+        let mut values = vec![f64::NAN; OPTION_NAMES.len()];
+        let mut mask = 0u32;
+        for (option, value) in base {
+            // A group has one window: the duration's test drops the count's.
+            if *name == "failure_rate.window_duration" && option == "failure_rate.window_calls" {
+                continue;
+            }
+            values[slot_of(option)] = value;
+            mask |= 1 << slot_of(option);
+        }
+        values[slot] = bad;
+        mask |= 1 << slot;
+        let error = OptionSlots::<1_000_000> {
+            values: &values,
+            mask,
+        }
+        .config()
+        .expect_err(name);
+        assert_eq!(error.option, *name, "{kind:?} {name} = {bad}");
+    }
+}

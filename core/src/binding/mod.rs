@@ -10,7 +10,7 @@
 
 mod options;
 
-pub use options::{option_slots, slot_of, OptionSlots};
+pub use options::{option_slots, slot_of, OptionKind, OptionSlots, OPTION_KINDS};
 
 use crate::machine::Stats;
 use crate::state::{Reason, State};

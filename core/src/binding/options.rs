@@ -12,6 +12,40 @@ use core::time::Duration;
 
 use crate::config::{convert, Backoff, Config, ConfigError, FailureRate, Window, OPTION_NAMES};
 
+/// What kind of value an option takes: how a binding checks its type and
+/// shows it (a count is an integer in Python, every number a float in JS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptionKind {
+    /// A whole number (`failure_tolerance`, `half_open_max_calls`, ...).
+    Count,
+    /// A number (`failure_rate.threshold`, `backoff.multiplier`, ...).
+    Number,
+    /// A duration, in the binding's unit.
+    Duration,
+    /// The jitter seed: an integer, exact in every language.
+    Seed,
+    /// A group of options (`failure_rate`, `backoff`): its members follow it.
+    Group,
+}
+
+/// The kind of every option, in the slots of [`OPTION_NAMES`].
+pub const OPTION_KINDS: [OptionKind; OPTION_NAMES.len()] = {
+    let mut kinds = [OptionKind::Count; OPTION_NAMES.len()];
+    kinds[slot_of("failure_rate")] = OptionKind::Group;
+    kinds[slot_of("failure_rate.threshold")] = OptionKind::Number;
+    kinds[slot_of("failure_rate.window_duration")] = OptionKind::Duration;
+    kinds[slot_of("slow_call_duration")] = OptionKind::Duration;
+    kinds[slot_of("reset_timeout")] = OptionKind::Duration;
+    kinds[slot_of("backoff")] = OptionKind::Group;
+    kinds[slot_of("backoff.multiplier")] = OptionKind::Number;
+    kinds[slot_of("backoff.max_reset_timeout")] = OptionKind::Duration;
+    kinds[slot_of("backoff.jitter")] = OptionKind::Number;
+    kinds[slot_of("trial_timeout")] = OptionKind::Duration;
+    kinds[slot_of("max_retry_after")] = OptionKind::Duration;
+    kinds[slot_of("seed")] = OptionKind::Seed;
+    kinds
+};
+
 /// The slot of `option` in [`OPTION_NAMES`] (compile-time: a name that is not
 /// there fails the build).
 pub const fn slot_of(option: &str) -> usize {
