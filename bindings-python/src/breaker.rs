@@ -504,9 +504,11 @@ impl Breaker {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PyObject> {
-        let admission = match self.acquire_or_raise(py) {
+        // A failing clock's error is the caller's, not the call's: only a
+        // rejection is answered by the fallback.
+        let admission = match self.acquire(py)? {
             Ok(admission) => admission,
-            Err(err) => return self.fall_back(py, err),
+            Err(rejection) => return self.fall_back(py, self.circuit_open_error(py, rejection)),
         };
         match func.call(args, kwargs) {
             Ok(value) => {

@@ -285,3 +285,26 @@ test("a clock that fails while timing a call gives a null duration and the outco
   assert.deepEqual(durations, [null]);
   assert.equal(assertBalanced(breaker).successes, 1);
 });
+
+test("a clock that fails on admission is the caller's error, not answered by the fallback", async () => {
+  let readings = 1;
+  const broke = new Error("clock broke");
+  const answered = [];
+  const breaker = new CircuitBreaker({
+    // A time-based option, so that admitting a call reads the clock.
+    slowCallDuration: 1000,
+    fallback: (error) => answered.push(error),
+    clock: () => {
+      if (readings-- > 0) {
+        return 0;
+      }
+      throw broke;
+    },
+  });
+  breaker.on("error", () => {});
+  await assert.rejects(
+    breaker.execute(() => "never"),
+    (error) => error === broke,
+  );
+  assert.deepEqual(answered, []);
+});

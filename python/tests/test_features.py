@@ -307,3 +307,24 @@ def test_the_cause_of_an_async_timeout_is_the_call_timeout_error() -> None:
         assert rejected.value.__cause__ is timed_out.value
 
     asyncio.run(main())
+
+
+def test_a_clock_that_fails_on_admission_is_not_answered_by_the_fallback() -> None:
+    class ClockBroke(Exception):
+        pass
+
+    readings = iter([0.0])
+
+    def clock() -> float:
+        # One reading for the constructor; then it fails.
+        for reading in readings:
+            return reading
+        raise ClockBroke()
+
+    answered: List[BaseException] = []
+    breaker = CircuitBreaker(fallback=answered.append, clock=clock)
+    with pytest.raises(ClockBroke):
+        breaker.call(lambda: "never")
+    with pytest.raises(ClockBroke):
+        asyncio.run(breaker.call_async(asyncio.sleep, 0))
+    assert answered == []
