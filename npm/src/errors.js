@@ -4,9 +4,25 @@
 
 import { MESSAGE_CALL_TIMEOUT, MESSAGE_CIRCUIT_OPEN, MESSAGE_CIRCUIT_OPEN_FORCED, MESSAGE_CIRCUIT_OPEN_TRIALS_TAKEN, MESSAGE_DISPOSED } from "./generated.js";
 
-/** A message template of the kit with its placeholders filled from `values`. */
+/** Each template split once into literal text and placeholder names, alternating. */
+const compiled = new Map();
+
+/**
+ * A message template of the kit with its placeholders filled from `values`
+ * (by concatenation of the template's parts, split once: a rejection builds
+ * its message on the hot path of an open breaker).
+ */
 export function message(template, values) {
-  return template.replace(/\{(\w+)\}/g, (placeholder, name) => values[name] ?? placeholder);
+  let parts = compiled.get(template);
+  if (parts === undefined) {
+    parts = template.split(/\{(\w+)\}/);
+    compiled.set(template, parts);
+  }
+  let text = parts[0];
+  for (let i = 1; i < parts.length; i += 2) {
+    text += (values[parts[i]] ?? `{${parts[i]}}`) + parts[i + 1];
+  }
+  return text;
 }
 
 /** `circuit breaker "name"`, or `circuit breaker` for one without a name. */
