@@ -5,44 +5,26 @@ them), and closes after recovery. With urllib, httpx and httpx's async client.""
 from __future__ import annotations
 
 import asyncio
-import threading
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import httpx
 import pytest
+from _servers import Server
 from tripgate import CircuitBreaker, CircuitOpenError, State
 
 
-class FlakyService:
+class FlakyService(Server):
+    """Answers 503 until ``healthy`` is set, then 200."""
+
     def __init__(self) -> None:
         self.healthy = False
-        self.requests = 0
-        service = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                service.requests += 1
-                status = 200 if service.healthy else 503
-                body = b"ok" if service.healthy else b"unavailable"
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(lambda path: (200, {}, b"ok") if self.healthy else (503, {}, b"unavailable"))
+        self.url = f"{self.origin}/"
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.stop()
 
 
 @pytest.fixture

@@ -9,15 +9,14 @@ import asyncio
 import socket
 import subprocess
 import sys
-import threading
 import time
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, Iterator, Tuple
 
 import httpx
 import pytest
 import requests
+from _servers import Server
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from prometheus_client import CollectorRegistry, generate_latest
@@ -32,37 +31,14 @@ from tripgate.requests import CircuitBreakerAdapter
 Respond = Callable[[str], Tuple[int, Dict[str, str]]]
 
 
-class Server:
-    """Answers every GET with ``respond(path)`` → (status, headers); counts requests."""
+def answering(respond: Respond) -> Callable[[str], Tuple[int, Dict[str, str], bytes]]:
+    """A server's answers: the status and headers `respond` gives, and a body naming the status."""
 
-    def __init__(self, respond: Respond) -> None:
-        self.requests = 0
-        server = self
+    def answer(path: str) -> Tuple[int, Dict[str, str], bytes]:
+        status, headers = respond(path)
+        return status, headers, f"status {status}".encode()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.requests += 1
-                status, headers = respond(self.path)
-                body = f"status {status}".encode()
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.origin = f"http://127.0.0.1:{self.http.server_address[1]}"
-        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
-        self.thread.join()
+    return answer
 
 
 @pytest.fixture
@@ -70,7 +46,7 @@ def serve() -> Iterator[Callable[[Respond], Server]]:
     started = []
 
     def start(respond: Respond) -> Server:
-        server = Server(respond)
+        server = Server(answering(respond))
         started.append(server)
         return server
 
