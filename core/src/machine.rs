@@ -477,6 +477,11 @@ impl Machine {
         self.settings.slow_call_nanos.is_some()
     }
 
+    /// The current generation: the one a permit issued now carries.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// The latest time the machine has seen.
     pub fn latest_time(&self) -> u64 {
         self.now
