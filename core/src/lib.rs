@@ -54,6 +54,13 @@ pub struct ReadmeDoctests;
 pub mod binding;
 #[cfg(feature = "std")]
 mod breaker;
+#[cfg(feature = "std")]
+mod fast_path;
+/// The atomics `fast_path` uses (loom's in `core/loom/`).
+#[cfg(feature = "std")]
+mod sync {
+    pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
+}
 pub mod config;
 mod machine;
 mod rng;
