@@ -37,6 +37,12 @@ const TAG_MASK: u64 = (1 << 31) - 1;
 const ACQUIRE_ONE: u64 = 1 << 16;
 const COUNT_MASK: u64 = 0xFFFF;
 
+impl Default for FastPath {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl FastPath {
     /// A closed path (the breaker arms it once its machine is built).
     pub fn new() -> Self {
