@@ -39,6 +39,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         messages.set_item(key, template)?;
     }
     m.add("MESSAGES", messages)?;
+    m.add(
+        "CALL_OUTCOMES",
+        tripgate_core::binding::CALL_OUTCOMES.to_vec(),
+    )?;
+    m.add("METRICS", tripgate_core::binding::METRICS.to_vec())?;
     m.add("SNAPSHOT_VERSION", tripgate_core::SNAPSHOT_VERSION)?;
     m.add("CORE_VERSION", env!("CARGO_PKG_VERSION"))?;
     Ok(())

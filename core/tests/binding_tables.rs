@@ -8,7 +8,8 @@
 mod common;
 
 use tripgate_core::binding::{
-    reason_names, state_names, ERROR_CODES, EVENTS, MESSAGES, STATS_FIELDS, STATS_TIME_FIELDS,
+    reason_names, state_names, CALL_OUTCOMES, ERROR_CODES, EVENTS, MESSAGES, METRICS, STATS_FIELDS,
+    STATS_TIME_FIELDS,
 };
 use tripgate_core::config::OPTION_NAMES;
 
@@ -59,6 +60,23 @@ fn generated() -> String {
             capitalised(about)
         ));
     }
+    out.push_str(&format!(
+        "\n/** The outcomes the metrics count calls by. */\nexport const CALL_OUTCOMES = {};\n",
+        list(&CALL_OUTCOMES)
+    ));
+    let metrics: Vec<String> = METRICS
+        .iter()
+        .map(|(what, otel, prometheus, help)| {
+            format!(
+                "{what}: {{ otel: \"{otel}\", prometheus: \"{prometheus}\", help: {} }}",
+                serde_json::to_string(help).unwrap()
+            )
+        })
+        .collect();
+    out.push_str(&format!(
+        "\n/** The metrics the integrations export: names and descriptions. */\nexport const METRICS = {{ {} }};\n",
+        metrics.join(", ")
+    ));
     // One constant per message, so that a bundle keeps only those it uses.
     out.push_str("\n// The messages of tripgate's errors, as templates (the kit's MESSAGES).\n");
     for (key, template) in MESSAGES {

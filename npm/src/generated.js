@@ -24,6 +24,12 @@ export const EVENTS = ["state_change", "success", "failure", "rejected", "timeou
 /** The stable error codes. */
 export const ERROR_CODES = ["circuit_open", "call_timeout", "invalid_snapshot", "invalid_config", "disposed", "group_full"];
 
+/** The outcomes the metrics count calls by. */
+export const CALL_OUTCOMES = ["success", "failure", "rejected", "released", "timeout"];
+
+/** The metrics the integrations export: names and descriptions. */
+export const METRICS = { state: { otel: "tripgate.breaker.state", prometheus: "tripgate_breaker_state", help: "1 for the breaker's current state, 0 for the others" }, calls: { otel: "tripgate.breaker.calls", prometheus: "tripgate_breaker_calls", help: "Calls by outcome: success, failure, rejected, released or timeout" }, transitions: { otel: "tripgate.breaker.transitions", prometheus: "tripgate_breaker_transitions", help: "State transitions by from, to and reason" } };
+
 // The messages of tripgate's errors, as templates (the kit's MESSAGES).
 export const MESSAGE_CIRCUIT_OPEN = "{breaker} is {state}; retry after {retry_after}";
 export const MESSAGE_CIRCUIT_OPEN_TRIALS_TAKEN = "{breaker} is half_open and every trial slot is taken";

@@ -9,12 +9,11 @@
 // The figures are cumulative, read from the breaker's stats when the
 // metrics are collected, so that no per-call work is added.
 
+import { CALL_OUTCOMES as OUTCOMES, METRICS } from "./generated.js";
 import { CircuitBreaker, CircuitBreakerGroup, STATES } from "./index.js";
 
-export { STATES };
-
-/** The call outcomes of the calls series. */
-export const OUTCOMES = ["success", "failure", "rejected", "released", "timeout"];
+// The series' names, descriptions and outcomes are the core's (the binding kit).
+export { METRICS, OUTCOMES, STATES };
 
 /** One breaker's books beside its stats: timeouts and transitions, counted from its events. */
 class Books {

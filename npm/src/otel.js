@@ -2,7 +2,7 @@
 // Meter (from @opentelemetry/api, an optional peer dependency that this
 // module never imports: the meter is handed in). A separate entry point.
 
-import { OUTCOMES, STATES, follow } from "./instrumented.js";
+import { METRICS, OUTCOMES, STATES, follow } from "./instrumented.js";
 
 /**
  * Registers, on `meter`, the observable instruments
@@ -18,15 +18,9 @@ export function instrument(breakerOrGroup, meter) {
     throw new TypeError(`meter must be an OpenTelemetry Meter, got ${meter === null ? "null" : typeof meter}`);
   }
   const followed = follow(breakerOrGroup, "breakerOrGroup");
-  const state = meter.createObservableGauge("tripgate.breaker.state", {
-    description: "1 for the breaker's current state, 0 for the others",
-  });
-  const calls = meter.createObservableCounter("tripgate.breaker.calls", {
-    description: "Calls by outcome: success, failure, rejected, released or timeout",
-  });
-  const transitions = meter.createObservableCounter("tripgate.breaker.transitions", {
-    description: "State transitions by from, to and reason",
-  });
+  const state = meter.createObservableGauge(METRICS.state.otel, { description: METRICS.state.help });
+  const calls = meter.createObservableCounter(METRICS.calls.otel, { description: METRICS.calls.help });
+  const transitions = meter.createObservableCounter(METRICS.transitions.otel, { description: METRICS.transitions.help });
   const observe = (result) => {
     for (const { books, stats } of followed.books()) {
       const breaker = books.name;

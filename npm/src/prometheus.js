@@ -5,7 +5,7 @@
 
 import client from "prom-client";
 
-import { OUTCOMES, STATES, follow } from "./instrumented.js";
+import { METRICS, OUTCOMES, STATES, follow } from "./instrumented.js";
 
 /** Per registry: what is instrumented in it, and its three metrics. */
 const exported = new WeakMap();
@@ -25,8 +25,8 @@ function metricsOf(registry) {
   };
   const registers = [registry];
   const state = new client.Gauge({
-    name: "tripgate_breaker_state",
-    help: "1 for the breaker's current state, 0 for the others",
+    name: METRICS.state.prometheus,
+    help: METRICS.state.help,
     labelNames: ["breaker", "state"],
     registers,
     collect() {
@@ -39,8 +39,8 @@ function metricsOf(registry) {
     },
   });
   const calls = new client.Counter({
-    name: "tripgate_breaker_calls_total",
-    help: "Calls by outcome: success, failure, rejected, released or timeout",
+    name: `${METRICS.calls.prometheus}_total`,
+    help: METRICS.calls.help,
     labelNames: ["breaker", "outcome"],
     registers,
     collect() {
@@ -54,8 +54,8 @@ function metricsOf(registry) {
     },
   });
   const transitions = new client.Counter({
-    name: "tripgate_breaker_transitions_total",
-    help: "State transitions by from, to and reason",
+    name: `${METRICS.transitions.prometheus}_total`,
+    help: METRICS.transitions.help,
     labelNames: ["breaker", "from", "to", "reason"],
     registers,
     collect() {

@@ -19,10 +19,15 @@ from typing import Any, Dict, Hashable, Iterator, List, Tuple, Union
 
 from ._breaker import CircuitBreaker
 from ._group import CircuitBreakerGroup
+from ._native import CALL_OUTCOMES
+from ._native import METRICS as NATIVE_METRICS
 from ._types import State, Stats
 
 STATES = [state.value for state in State]
-OUTCOMES = ["success", "failure", "rejected", "released", "timeout"]
+# The series' outcomes, names and descriptions are the core's (the binding kit).
+OUTCOMES: List[str] = list(CALL_OUTCOMES)
+#: what -> (OpenTelemetry name, Prometheus name without `_total`, description)
+METRICS: Dict[str, Tuple[str, str, str]] = {what: (otel, prometheus, help_) for what, otel, prometheus, help_ in NATIVE_METRICS}
 
 
 class Books:

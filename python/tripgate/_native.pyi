@@ -5,10 +5,12 @@ from typing import Any, Callable, Final, NoReturn, Optional
 from typing_extensions import disjoint_base, final
 
 __all__ = [
+    "CALL_OUTCOMES",
     "CORE_VERSION",
     "ERROR_CODES",
     "EVENTS",
     "MESSAGES",
+    "METRICS",
     "OPTION_NAMES",
     "REASONS",
     "SNAPSHOT_VERSION",
@@ -27,6 +29,8 @@ STATES: Final[list[str]]
 REASONS: Final[list[str]]
 EVENTS: Final[list[str]]
 MESSAGES: Final[dict[str, str]]
+CALL_OUTCOMES: Final[list[str]]
+METRICS: Final[list[tuple[str, str, str, str]]]
 OPTION_NAMES: Final[list[str]]
 STATS_FIELDS: Final[list[str]]
 ERROR_CODES: Final[list[str]]

@@ -18,7 +18,7 @@ from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from ._breaker import CircuitBreaker
 from ._group import CircuitBreakerGroup
-from ._instrumented import OUTCOMES, STATES, Followed
+from ._instrumented import METRICS, OUTCOMES, STATES, Followed
 
 
 class Instrumentation:
@@ -81,21 +81,14 @@ def instrument(breaker_or_group: Union[CircuitBreaker, CircuitBreakerGroup], met
         if not callable(getattr(meter, method, None)):
             raise TypeError(f"meter must be an OpenTelemetry Meter, got {meter!r}")
     handle = Instrumentation(Followed(breaker_or_group, "breaker_or_group"))
-    meter.create_observable_gauge(
-        "tripgate.breaker.state",
-        callbacks=[handle._state],
-        description="1 for the breaker's current state, 0 for the others",
+    (state_name, _, state_help), (calls_name, _, calls_help), (transitions_name, _, transitions_help) = (
+        METRICS["state"],
+        METRICS["calls"],
+        METRICS["transitions"],
     )
-    meter.create_observable_counter(
-        "tripgate.breaker.calls",
-        callbacks=[handle._calls],
-        description="Calls by outcome: success, failure, rejected, released or timeout",
-    )
-    meter.create_observable_counter(
-        "tripgate.breaker.transitions",
-        callbacks=[handle._transitions],
-        description="State transitions by from, to and reason",
-    )
+    meter.create_observable_gauge(state_name, callbacks=[handle._state], description=state_help)
+    meter.create_observable_counter(calls_name, callbacks=[handle._calls], description=calls_help)
+    meter.create_observable_counter(transitions_name, callbacks=[handle._transitions], description=transitions_help)
     return handle
 
 

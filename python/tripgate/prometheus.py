@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 
 from ._breaker import CircuitBreaker
 from ._group import CircuitBreakerGroup
-from ._instrumented import OUTCOMES, STATES, Followed
+from ._instrumented import METRICS, OUTCOMES, STATES, Followed
 
 
 class BreakerCollector(Collector):
@@ -53,22 +53,16 @@ class BreakerCollector(Collector):
 
     @staticmethod
     def _families() -> tuple[GaugeMetricFamily, CounterMetricFamily, CounterMetricFamily]:
+        (_, state, state_help), (_, calls, calls_help), (_, transitions, transitions_help) = (
+            METRICS["state"],
+            METRICS["calls"],
+            METRICS["transitions"],
+        )
         return (
-            GaugeMetricFamily(
-                "tripgate_breaker_state",
-                "1 for the breaker's current state, 0 for the others",
-                labels=["breaker", "state"],
-            ),
-            CounterMetricFamily(
-                "tripgate_breaker_calls",
-                "Calls by outcome: success, failure, rejected, released or timeout",
-                labels=["breaker", "outcome"],
-            ),
-            CounterMetricFamily(
-                "tripgate_breaker_transitions",
-                "State transitions by from, to and reason",
-                labels=["breaker", "from", "to", "reason"],
-            ),
+            GaugeMetricFamily(state, state_help, labels=["breaker", "state"]),
+            # prometheus_client adds the counters' `_total`.
+            CounterMetricFamily(calls, calls_help, labels=["breaker", "outcome"]),
+            CounterMetricFamily(transitions, transitions_help, labels=["breaker", "from", "to", "reason"]),
         )
 
     def close(self) -> None:

@@ -127,6 +127,37 @@ pub fn message(
     out
 }
 
+/// The outcomes the metrics count calls by (a timed-out call counts once,
+/// as `timeout`), the same in every language's integrations.
+pub const CALL_OUTCOMES: [&str; 5] = ["success", "failure", "rejected", "released", "timeout"];
+
+/// The metrics every language's integrations export, as (what, the
+/// OpenTelemetry instrument's name, the Prometheus metric's name without a
+/// counter's `_total`, description). `state` is a gauge (1 for the current
+/// state, by `state`); `calls` a counter by `outcome` ([`CALL_OUTCOMES`]);
+/// `transitions` a counter by `from`, `to` and `reason`. Each has the
+/// attribute or label `breaker`.
+pub const METRICS: [(&str, &str, &str, &str); 3] = [
+    (
+        "state",
+        "tripgate.breaker.state",
+        "tripgate_breaker_state",
+        "1 for the breaker's current state, 0 for the others",
+    ),
+    (
+        "calls",
+        "tripgate.breaker.calls",
+        "tripgate_breaker_calls",
+        "Calls by outcome: success, failure, rejected, released or timeout",
+    ),
+    (
+        "transitions",
+        "tripgate.breaker.transitions",
+        "tripgate_breaker_transitions",
+        "State transitions by from, to and reason",
+    ),
+];
+
 /// The states' names, in [`State::ALL`] order (the index a binding receives).
 pub fn state_names() -> [&'static str; State::ALL.len()] {
     State::ALL.map(State::name)
