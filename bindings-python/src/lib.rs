@@ -29,6 +29,19 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("REASONS", reasons)?;
     m.add("EVENTS", events::EVENTS.to_vec())?;
     m.add("OPTION_NAMES", tripgate_core::config::OPTION_NAMES.to_vec())?;
+    // Each option's kind, in the slots of OPTION_NAMES: "count", "number",
+    // "duration", "seed" or "group".
+    let kinds: Vec<&str> = tripgate_core::binding::OPTION_KINDS
+        .iter()
+        .map(|kind| match kind {
+            tripgate_core::binding::OptionKind::Count => "count",
+            tripgate_core::binding::OptionKind::Number => "number",
+            tripgate_core::binding::OptionKind::Duration => "duration",
+            tripgate_core::binding::OptionKind::Seed => "seed",
+            tripgate_core::binding::OptionKind::Group => "group",
+        })
+        .collect();
+    m.add("OPTION_KINDS", kinds)?;
     m.add(
         "STATS_FIELDS",
         tripgate_core::binding::STATS_FIELDS.to_vec(),

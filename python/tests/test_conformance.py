@@ -20,11 +20,13 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import jsonschema
 import pytest
-from tripgate import CircuitBreaker, CircuitOpenError, InvalidSnapshotError, Permit
+from tripgate import CircuitBreaker, CircuitOpenError, InvalidSnapshotError, Permit, _native
 
 SCENARIOS = pathlib.Path(__file__).resolve().parents[2] / "tests" / "conformance" / "scenarios"
 FILES = sorted(SCENARIOS.glob("*.json"))
-MS_OPTIONS = {"reset_timeout", "trial_timeout", "slow_call_duration", "window_duration", "max_reset_timeout", "max_retry_after"}
+# The durations (milliseconds in scenarios, seconds in Python), by their last
+# name part, from the core's option kinds.
+MS_OPTIONS = {name.split(".")[-1] for name, kind in zip(_native.OPTION_NAMES, _native.OPTION_KINDS) if kind == "duration"}
 RAN: List[str] = []
 SCHEMA = jsonschema.Draft202012Validator(json.loads((SCENARIOS.parent / "schema.json").read_text()))
 

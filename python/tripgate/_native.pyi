@@ -11,6 +11,7 @@ __all__ = [
     "EVENTS",
     "MESSAGES",
     "METRICS",
+    "OPTION_KINDS",
     "OPTION_NAMES",
     "REASONS",
     "SNAPSHOT_VERSION",
@@ -30,6 +31,7 @@ REASONS: Final[list[str]]
 EVENTS: Final[list[str]]
 MESSAGES: Final[dict[str, str]]
 CALL_OUTCOMES: Final[list[str]]
+OPTION_KINDS: Final[list[str]]
 METRICS: Final[list[tuple[str, str, str, str]]]
 OPTION_NAMES: Final[list[str]]
 STATS_FIELDS: Final[list[str]]
