@@ -8,7 +8,6 @@ SHELL := /bin/bash
 
 CARGO ?= cargo
 WASM_TARGET := wasm32-unknown-unknown
-WASM_BINDGEN_VERSION := 0.2.130
 VENV := $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 
@@ -191,10 +190,7 @@ bench-python: python-build $(VENV)/.bench-installed ## Python package vs pybreak
 # ---- JavaScript -----------------------------------------------------------
 
 .PHONY: tools-js
-tools-js: tools-rust npm/node_modules/.installed ## Install wasm-bindgen-cli (the crate's exact version) and the npm packages
-	@wasm-bindgen --version 2>/dev/null | grep -qx 'wasm-bindgen $(WASM_BINDGEN_VERSION)' || { \
-		echo "cargo: installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION), compiled from source (first run only, 2 to 4 minutes on 2 cores)"; \
-		$(CARGO) install -q wasm-bindgen-cli --version =$(WASM_BINDGEN_VERSION); }
+tools-js: tools-rust npm/node_modules/.installed ## Install the npm packages (build and test tools)
 
 # Chromium, for the browser tests only (the demo needs no browser). It is
 # installed with apt, which needs root.
@@ -212,8 +208,6 @@ npm/node_modules/.installed: npm/package-lock.json
 .PHONY: js-build
 js-build: tools-js ## Build the wasm module and the npm package into npm/dist
 	$(CARGO) build -q -p tripgate-wasm --target $(WASM_TARGET) --profile wasm-release
-	wasm-bindgen --target web --out-dir npm/wasm --out-name tripgate_wasm \
-		target/$(WASM_TARGET)/wasm-release/tripgate_wasm.wasm
 	cd npm && node scripts/build.mjs
 
 .PHONY: test-js

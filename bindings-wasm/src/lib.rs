@@ -1,11 +1,15 @@
 //! The WebAssembly face of `tripgate-core` for the npm package.
 //!
-//! Only numbers and a few strings cross the boundary: options arrive as
-//! numbers in fixed slots, times in milliseconds, permits as their raw parts,
-//! and answers leave as numbers (state and reason indexes, flags, arrays of
-//! figures) that the JS layer (`npm/src/`) names. A call allocates nothing
-//! in wasm memory, and the module needs no JS imports beyond wasm-bindgen's
-//! own. Every decision is the core machine's.
+//! Only numbers cross the boundary, through plain exported functions (no
+//! wasm-bindgen: its glue and shims were a third of the module): options
+//! arrive as numbers in fixed slots, times in milliseconds, permits as their
+//! raw parts, and answers leave as numbers (state and reason indexes, flags,
+//! arrays of figures) that the JS layer (`npm/src/wasm.js`, then
+//! `npm/src/index.js`) names. A breaker is a pointer to a boxed
+//! [`WasmBreaker`]; arrays cross through two module-held buffers (`input`,
+//! `output`). A call allocates nothing in wasm memory, and the module
+//! imports nothing, so no JS runs while a breaker is borrowed here. Every
+//! decision is the core machine's.
 //!
 //! On wasm32 the crate is `no_std` (the core is built without its `std`
 //! feature) with a small free-list allocator, so no std formatting or panic
@@ -18,14 +22,13 @@ extern crate alloc;
 
 mod record;
 
-use alloc::string::String;
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::cell::Cell;
 use core::time::Duration;
 use tripgate_core::binding::{option_slots, OptionSlots};
 use tripgate_core::config::convert;
 use tripgate_core::{Decision, Machine, Permit, Reason, Report, RestoreError, State, Stats};
-use wasm_bindgen::prelude::*;
 
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
@@ -40,6 +43,14 @@ static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
+}
+
+/// Stops the module: JS sees a `WebAssembly.RuntimeError`.
+fn trap() -> ! {
+    #[cfg(target_arch = "wasm32")]
+    core::arch::wasm32::unreachable();
+    #[cfg(not(target_arch = "wasm32"))]
+    unreachable!()
 }
 
 /// Set in a rejection's code when the machine gave a `retry_after`
@@ -73,6 +84,51 @@ fn reason_index(reason: Reason) -> u32 {
     Reason::ALL.iter().position(|r| *r == reason).unwrap_or(0) as u32
 }
 
+/// A module-held value. The module runs on one thread (wasm32 without the
+/// atomics feature) and calls no JS, so nothing else can reach it while an
+/// export runs.
+struct Held<T>(Cell<T>);
+
+// SAFETY: see `Held`: one thread, no re-entry.
+unsafe impl<T> Sync for Held<T> {}
+
+/// The numbers JS wrote for the next `create` (options, then a snapshot
+/// record), and the numbers the last array-valued export answered.
+static INPUT: Held<Vec<f64>> = Held(Cell::new(Vec::new()));
+static OUTPUT: Held<Vec<f64>> = Held(Cell::new(Vec::new()));
+
+/// Where JS writes `len` numbers for the next `create` (valid until the
+/// next call into the module).
+#[cfg_attr(target_arch = "wasm32", export_name = "input")]
+pub extern "C" fn input(len: u32) -> *mut f64 {
+    let mut values = INPUT.0.take();
+    values.clear();
+    values.resize(len as usize, f64::NAN);
+    let at = values.as_mut_ptr();
+    INPUT.0.set(values);
+    at
+}
+
+/// Keeps `values` as the answer and gives its length; `output` is where
+/// JS reads it.
+fn answer(values: &[f64]) -> u32 {
+    let mut held = OUTPUT.0.take();
+    held.clear();
+    held.extend_from_slice(values);
+    OUTPUT.0.set(held);
+    values.len() as u32
+}
+
+/// Where the last array-valued export's answer is (valid until the next
+/// call into the module).
+#[cfg_attr(target_arch = "wasm32", export_name = "output")]
+pub extern "C" fn output() -> *const f64 {
+    let held = OUTPUT.0.take();
+    let at = held.as_ptr();
+    OUTPUT.0.set(held);
+    at
+}
+
 /// The machine for the options (and snapshot record, when restoring), or
 /// the problem: `option<TAB>name<TAB>requirement` or
 /// `snapshot<TAB>field<TAB>problem`.
@@ -98,36 +154,41 @@ fn build(
     })
 }
 
-/// The problem of the last `WasmBreaker.create` that gave no breaker, kept
-/// for `lastProblem` so that JS never builds a machine twice to learn why.
-struct LastProblem(Cell<Option<[&'static str; 3]>>);
+/// The problem of the last `create` that gave no breaker, kept for
+/// `problem` so that JS never builds a machine twice to learn why.
+static PROBLEM: Held<Option<[&'static str; 3]>> = Held(Cell::new(None));
 
-// SAFETY: the module runs on one thread (wasm32 without the atomics
-// feature): nothing else can reach the cell.
-unsafe impl Sync for LastProblem {}
-
-static LAST_PROBLEM: LastProblem = LastProblem(Cell::new(None));
-
-/// Why the last `WasmBreaker.create` gave no breaker
-/// (`option|snapshot<TAB>name<TAB>problem`), once; undefined after that.
-#[wasm_bindgen(js_name = lastProblem)]
-pub fn last_problem() -> Option<String> {
-    LAST_PROBLEM.0.take().map(|parts| parts.join("\t"))
+/// Why the last `create` gave no breaker, once, as an answer (see
+/// `output`): `[kind, name, name length, text, text length]`, kind 0 for an
+/// option and 1 for a snapshot field, the texts as UTF-8 in module memory;
+/// 0 numbers after that.
+#[cfg_attr(target_arch = "wasm32", export_name = "problem")]
+pub extern "C" fn problem() -> u32 {
+    match PROBLEM.0.take() {
+        None => answer(&[]),
+        Some([kind, name, text]) => answer(&[
+            if kind == "snapshot" { 1.0 } else { 0.0 },
+            name.as_ptr() as usize as f64,
+            name.len() as f64,
+            text.as_ptr() as usize as f64,
+            text.len() as f64,
+        ]),
+    }
 }
 
-/// The sizes a snapshot's window can never exceed: `[buckets of a time
-/// window, outcomes of a count window]`. JS sends no more than one past
-/// them across, so a hostile snapshot cannot grow the module's memory.
-#[wasm_bindgen]
-pub fn limits() -> Vec<f64> {
-    Vec::from([
+/// The sizes a snapshot's window can never exceed, as an answer: `[buckets
+/// of a time window, outcomes of a count window]`. JS sends no more than
+/// one past them across, so a hostile snapshot cannot grow the module's
+/// memory.
+#[cfg_attr(target_arch = "wasm32", export_name = "limits")]
+pub extern "C" fn limits() -> u32 {
+    answer(&[
         f64::from(tripgate_core::config::WINDOW_BUCKETS),
         f64::from(tripgate_core::config::MAX_WINDOW_CALLS),
     ])
 }
 
 /// The machine behind a JS `CircuitBreaker`.
-#[wasm_bindgen]
 pub struct WasmBreaker {
     machine: Machine,
     last_trial: u64,
@@ -135,60 +196,254 @@ pub struct WasmBreaker {
     rejected_retry_after: f64,
 }
 
-#[wasm_bindgen]
-impl WasmBreaker {
-    /// A closed breaker (or, given a `snapshot` record, one in its state)
-    /// whose clock reads `now` milliseconds; undefined if the options or
-    /// snapshot are invalid (`lastProblem` says why). `values[i]` holds the
-    /// option `OPTION_NAMES[i]` when bit `i` of `mask` is set.
-    pub fn create(
-        values: &[f64],
-        mask: u32,
-        snapshot: Option<Vec<f64>>,
-        now: f64,
-    ) -> Option<WasmBreaker> {
-        let machine = match build(values, mask, snapshot.as_deref(), now) {
-            Ok(machine) => machine,
-            Err(problem) => {
-                LAST_PROBLEM.0.set(Some(problem));
-                return None;
-            }
-        };
-        Some(WasmBreaker {
+/// The breaker at `at`, a pointer `create` gave and `free` has not taken.
+/// JS keeps it private to its breaker object and zeroes it when it frees
+/// it, and the module calls no JS, so no second reference exists while an
+/// export runs; a zero traps.
+fn breaker<'a>(at: *mut WasmBreaker) -> &'a mut WasmBreaker {
+    // SAFETY: see above: a live, unaliased box from `create`, or null.
+    match unsafe { at.as_mut() } {
+        Some(breaker) => breaker,
+        None => trap(),
+    }
+}
+
+/// A closed breaker (or, given a snapshot record, one in its state) whose
+/// clock reads `now` milliseconds, from the numbers last written to
+/// `input`: `values_len` option slots (`values[i]` holds the option
+/// `OPTION_NAMES[i]` when bit `i` of `mask` is set), then, when
+/// `snapshot_len` is not negative, a snapshot record of that length. Null
+/// if the options or snapshot are invalid (`problem` says why).
+#[cfg_attr(target_arch = "wasm32", export_name = "create")]
+pub extern "C" fn create(
+    mask: u32,
+    values_len: u32,
+    snapshot_len: i32,
+    now: f64,
+) -> *mut WasmBreaker {
+    let numbers = INPUT.0.take();
+    let (values, rest) = numbers.split_at(numbers.len().min(values_len as usize));
+    let snapshot = usize::try_from(snapshot_len)
+        .ok()
+        .map(|len| rest.get(..len).unwrap_or(rest));
+    let built = build(values, mask, snapshot, now);
+    INPUT.0.set(numbers);
+    match built {
+        Ok(machine) => Box::into_raw(Box::new(WasmBreaker {
             machine,
             last_trial: 0,
             last_acquired_at: 0,
             rejected_retry_after: f64::NAN,
-        })
+        })),
+        Err(problem) => {
+            PROBLEM.0.set(Some(problem));
+            core::ptr::null_mut()
+        }
     }
+}
 
-    /// The effective options in the slots of `OPTION_NAMES` (see
-    /// the kit's `option_slots`).
-    pub fn options(&self) -> Vec<f64> {
-        option_slots::<1_000_000>(self.machine.config())
+/// Frees a breaker `create` gave.
+///
+/// # Safety
+/// `at` is null or a pointer `create` gave that has not been freed (JS
+/// zeroes its copy before it frees it, so it frees once).
+#[cfg_attr(target_arch = "wasm32", export_name = "free")]
+pub unsafe extern "C" fn free(at: *mut WasmBreaker) {
+    if !at.is_null() {
+        // SAFETY: see above.
+        drop(unsafe { Box::from_raw(at) });
     }
+}
 
-    /// The machine's flags outside a report: 4 transitions pending, 8 the
-    /// next acquire needs the current time, 16 a success now is quiet (the
-    /// same bits the reports return, in one crossing).
-    #[wasm_bindgen(js_name = stateFlags)]
-    pub fn state_flags(&self) -> u32 {
-        self.flags(Report::default())
+/// The effective options in the slots of `OPTION_NAMES` (see the kit's
+/// `option_slots`), as an answer.
+#[cfg_attr(target_arch = "wasm32", export_name = "options")]
+pub extern "C" fn options(at: *mut WasmBreaker) -> u32 {
+    answer(&option_slots::<1_000_000>(breaker(at).machine.config()))
+}
+
+/// The machine's flags outside a report: 4 transitions pending, 8 the next
+/// acquire needs the current time, 16 a success now is quiet (the same bits
+/// the reports return, in one crossing).
+#[cfg_attr(target_arch = "wasm32", export_name = "stateFlags")]
+pub extern "C" fn state_flags(at: *mut WasmBreaker) -> u32 {
+    breaker(at).flags(Report::default())
+}
+
+/// Delivers `count` successes of non-trial permits of `generation` that the
+/// JS layer held back while successes were quiet (issued and reported with
+/// no input in between, so with no time to tell), then acquires at `now` as
+/// `acquire` does.
+#[cfg_attr(target_arch = "wasm32", export_name = "acquireAfterSuccesses")]
+pub extern "C" fn acquire_after_successes(
+    at: *mut WasmBreaker,
+    count: u32,
+    generation: f64,
+    now: f64,
+) -> f64 {
+    let b = breaker(at);
+    b.deliver_successes(count, generation);
+    b.acquire(now)
+}
+
+/// Delivers held-back successes (see `acquireAfterSuccesses`).
+#[cfg_attr(target_arch = "wasm32", export_name = "deliverSuccesses")]
+pub extern "C" fn deliver_successes(at: *mut WasmBreaker, count: u32, generation: f64) {
+    breaker(at).deliver_successes(count, generation)
+}
+
+/// Asks for a permit: its generation (>= 0), or, when rejected, `-1 - i`
+/// where `i` indexes the states for the rejecting state, with `RETRY_AFTER`
+/// set when the machine gave a time left, which `rejectedRetryAfter` then
+/// gives. After an admission `lastTrial`/`lastAcquiredAt` complete the
+/// permit.
+#[cfg_attr(target_arch = "wasm32", export_name = "acquire")]
+pub extern "C" fn acquire(at: *mut WasmBreaker, now: f64) -> f64 {
+    breaker(at).acquire(now)
+}
+
+/// The trial id of the last admitted permit (0: not a trial).
+#[cfg_attr(target_arch = "wasm32", export_name = "lastTrial")]
+pub extern "C" fn last_trial(at: *mut WasmBreaker) -> f64 {
+    breaker(at).last_trial as f64
+}
+
+/// When the last admitted permit was issued (opaque; pass it back).
+#[cfg_attr(target_arch = "wasm32", export_name = "lastAcquiredAt")]
+pub extern "C" fn last_acquired_at(at: *mut WasmBreaker) -> f64 {
+    breaker(at).last_acquired_at as f64
+}
+
+/// Milliseconds until a trial, for the last rejection (NaN: none).
+#[cfg_attr(target_arch = "wasm32", export_name = "rejectedRetryAfter")]
+pub extern "C" fn rejected_retry_after(at: *mut WasmBreaker) -> f64 {
+    breaker(at).rejected_retry_after
+}
+
+/// Reports success; returns flags (1 stale, 2 slow, 4 transitions pending,
+/// 8 the next acquire needs the current time, 16 quiet).
+#[cfg_attr(target_arch = "wasm32", export_name = "success")]
+pub extern "C" fn success(
+    at: *mut WasmBreaker,
+    generation: f64,
+    acquired_at: f64,
+    trial: f64,
+    now: f64,
+) -> u32 {
+    let b = breaker(at);
+    let report = b
+        .machine
+        .on_success(permit(generation, acquired_at, trial), nanos(now));
+    b.flags(report)
+}
+
+/// Reports failure, with the server's Retry-After hint in milliseconds (NaN
+/// for none; checked by the caller); returns flags as `success`.
+#[cfg_attr(target_arch = "wasm32", export_name = "failure")]
+pub extern "C" fn failure(
+    at: *mut WasmBreaker,
+    generation: f64,
+    acquired_at: f64,
+    trial: f64,
+    now: f64,
+    retry_after: f64,
+) -> u32 {
+    let b = breaker(at);
+    let permit = permit(generation, acquired_at, trial);
+    let report = if retry_after.is_nan() {
+        b.machine.on_failure(permit, nanos(now))
+    } else {
+        let hint = Duration::from_nanos(nanos(retry_after));
+        b.machine
+            .on_failure_with_retry_after(permit, nanos(now), hint)
+    };
+    b.flags(report)
+}
+
+/// Releases the permit; returns flags as `success`.
+#[cfg_attr(target_arch = "wasm32", export_name = "release")]
+pub extern "C" fn release(
+    at: *mut WasmBreaker,
+    generation: f64,
+    acquired_at: f64,
+    trial: f64,
+    now: f64,
+) -> u32 {
+    let b = breaker(at);
+    let report = b
+        .machine
+        .release(permit(generation, acquired_at, trial), nanos(now));
+    b.flags(report)
+}
+
+/// Index of the state at `now`.
+#[cfg_attr(target_arch = "wasm32", export_name = "state")]
+pub extern "C" fn state(at: *mut WasmBreaker, now: f64) -> u32 {
+    state_index(breaker(at).machine.state(nanos(now)))
+}
+
+/// Milliseconds until a trial is admitted (NaN unless open).
+#[cfg_attr(target_arch = "wasm32", export_name = "retryAfter")]
+pub extern "C" fn retry_after(at: *mut WasmBreaker, now: f64) -> f64 {
+    breaker(at)
+        .machine
+        .retry_after(nanos(now))
+        .map_or(f64::NAN, millis_of)
+}
+
+/// The stats as an answer, in the kit's `STATS_FIELDS` order
+/// (`Stats::field_values`), times in milliseconds; JS names them from
+/// npm/src/generated.js.
+#[cfg_attr(target_arch = "wasm32", export_name = "stats")]
+pub extern "C" fn stats(at: *mut WasmBreaker, now: f64) -> u32 {
+    let stats: Stats = breaker(at).machine.stats(nanos(now));
+    answer(&stats.field_values(convert::NANOS_PER_MILLI))
+}
+
+#[cfg_attr(target_arch = "wasm32", export_name = "forceOpen")]
+pub extern "C" fn force_open(at: *mut WasmBreaker, now: f64) {
+    breaker(at).machine.force_open(nanos(now))
+}
+
+#[cfg_attr(target_arch = "wasm32", export_name = "forceClosed")]
+pub extern "C" fn force_closed(at: *mut WasmBreaker, now: f64) {
+    breaker(at).machine.force_closed(nanos(now))
+}
+
+#[cfg_attr(target_arch = "wasm32", export_name = "reset")]
+pub extern "C" fn reset(at: *mut WasmBreaker, now: f64) {
+    breaker(at).machine.reset(nanos(now))
+}
+
+/// The oldest undrained transition as an answer, `[from, to, reason, at,
+/// generation]` (state and reason indexes, at in milliseconds), or no
+/// numbers.
+#[cfg_attr(target_arch = "wasm32", export_name = "pollTransition")]
+pub extern "C" fn poll_transition(at: *mut WasmBreaker) -> u32 {
+    match breaker(at).machine.poll_transition() {
+        None => answer(&[]),
+        Some(t) => answer(&[
+            f64::from(state_index(t.from)),
+            f64::from(state_index(t.to)),
+            f64::from(reason_index(t.reason)),
+            millis(t.at),
+            t.generation as f64,
+        ]),
     }
+}
 
-    /// Delivers `count` successes of non-trial permits of `generation` that
-    /// the JS layer held back while successes were quiet (issued and
-    /// reported with no input in between, so with no time to tell), then
-    /// acquires at `now` as `acquire` does.
-    #[wasm_bindgen(js_name = acquireAfterSuccesses)]
-    pub fn acquire_after_successes(&mut self, count: u32, generation: f64, now: f64) -> f64 {
-        self.deliver_successes(count, generation);
-        self.acquire(now)
-    }
+/// The snapshot as a record (see `record.rs`), as an answer.
+#[cfg_attr(target_arch = "wasm32", export_name = "snapshot")]
+pub extern "C" fn snapshot(at: *mut WasmBreaker, now: f64) -> u32 {
+    answer(&record::write(&breaker(at).machine.snapshot(nanos(now))))
+}
 
-    /// Delivers held-back successes (see `acquireAfterSuccesses`).
-    #[wasm_bindgen(js_name = deliverSuccesses)]
-    pub fn deliver_successes(&mut self, count: u32, generation: f64) {
+fn permit(generation: f64, acquired_at: f64, trial: f64) -> Permit {
+    Permit::from_raw(generation as u64, acquired_at as u64, trial as u64)
+}
+
+impl WasmBreaker {
+    fn deliver_successes(&mut self, count: u32, generation: f64) {
         let latest = self.machine.latest_time();
         for _ in 0..count {
             let _ = self
@@ -197,12 +452,7 @@ impl WasmBreaker {
         }
     }
 
-    /// Asks for a permit: its generation (>= 0), or, when rejected,
-    /// `-1 - i` where `i` indexes the states for the rejecting state, with
-    /// `RETRY_AFTER` set when the machine gave a time left, which
-    /// `rejectedRetryAfter` then gives. After an admission
-    /// `lastTrial`/`lastAcquiredAt` complete the permit.
-    pub fn acquire(&mut self, now: f64) -> f64 {
+    fn acquire(&mut self, now: f64) -> f64 {
         match self.machine.try_acquire(nanos(now)) {
             Decision::Admitted(permit) => {
                 let (generation, acquired_at, trial) = permit.into_raw();
@@ -222,24 +472,6 @@ impl WasmBreaker {
         }
     }
 
-    /// The trial id of the last admitted permit (0: not a trial).
-    #[wasm_bindgen(js_name = lastTrial)]
-    pub fn last_trial(&self) -> f64 {
-        self.last_trial as f64
-    }
-
-    /// When the last admitted permit was issued (opaque; pass it back).
-    #[wasm_bindgen(js_name = lastAcquiredAt)]
-    pub fn last_acquired_at(&self) -> f64 {
-        self.last_acquired_at as f64
-    }
-
-    /// Milliseconds until a trial, for the last rejection (NaN: none).
-    #[wasm_bindgen(js_name = rejectedRetryAfter)]
-    pub fn rejected_retry_after(&self) -> f64 {
-        self.rejected_retry_after
-    }
-
     fn flags(&self, report: Report) -> u32 {
         let flag = |set: bool, bit: u32| if set { bit } else { 0 };
         flag(report.stale, STALE)
@@ -247,105 +479,5 @@ impl WasmBreaker {
             | flag(self.machine.has_transitions(), TRANSITIONED)
             | flag(self.machine.needs_clock(), NEEDS_CLOCK)
             | flag(self.machine.success_is_quiet(), QUIET_SUCCESS)
-    }
-
-    fn permit(generation: f64, acquired_at: f64, trial: f64) -> Permit {
-        Permit::from_raw(generation as u64, acquired_at as u64, trial as u64)
-    }
-
-    /// Reports success; returns flags (1 stale, 2 slow, 4 transitions
-    /// pending, 8 the next acquire needs the current time, 16 quiet).
-    pub fn success(&mut self, generation: f64, acquired_at: f64, trial: f64, now: f64) -> u32 {
-        let report = self
-            .machine
-            .on_success(Self::permit(generation, acquired_at, trial), nanos(now));
-        self.flags(report)
-    }
-
-    /// Reports failure, with the server's Retry-After hint in milliseconds
-    /// (NaN for none; checked by the caller); returns flags as `success`.
-    pub fn failure(
-        &mut self,
-        generation: f64,
-        acquired_at: f64,
-        trial: f64,
-        now: f64,
-        retry_after: f64,
-    ) -> u32 {
-        let permit = Self::permit(generation, acquired_at, trial);
-        let report = if retry_after.is_nan() {
-            self.machine.on_failure(permit, nanos(now))
-        } else {
-            let hint = Duration::from_nanos(nanos(retry_after));
-            self.machine
-                .on_failure_with_retry_after(permit, nanos(now), hint)
-        };
-        self.flags(report)
-    }
-
-    /// Releases the permit; returns flags as `success`.
-    pub fn release(&mut self, generation: f64, acquired_at: f64, trial: f64, now: f64) -> u32 {
-        let report = self
-            .machine
-            .release(Self::permit(generation, acquired_at, trial), nanos(now));
-        self.flags(report)
-    }
-
-    /// Index of the state at `now`.
-    pub fn state(&mut self, now: f64) -> u32 {
-        state_index(self.machine.state(nanos(now)))
-    }
-
-    /// Milliseconds until a trial is admitted (NaN unless open).
-    #[wasm_bindgen(js_name = retryAfter)]
-    pub fn retry_after(&mut self, now: f64) -> f64 {
-        self.machine
-            .retry_after(nanos(now))
-            .map_or(f64::NAN, millis_of)
-    }
-
-    /// The stats as numbers in the kit's `STATS_FIELDS` order
-    /// (`Stats::field_values`), times in milliseconds; JS names them from
-    /// npm/src/generated.js.
-    pub fn stats(&mut self, now: f64) -> Vec<f64> {
-        let stats: Stats = self.machine.stats(nanos(now));
-        Vec::from(stats.field_values(convert::NANOS_PER_MILLI))
-    }
-
-    #[wasm_bindgen(js_name = forceOpen)]
-    pub fn force_open(&mut self, now: f64) {
-        self.machine.force_open(nanos(now))
-    }
-
-    #[wasm_bindgen(js_name = forceClosed)]
-    pub fn force_closed(&mut self, now: f64) {
-        self.machine.force_closed(nanos(now))
-    }
-
-    pub fn reset(&mut self, now: f64) {
-        self.machine.reset(nanos(now))
-    }
-
-    /// The oldest undrained transition as `[from, to, reason, at,
-    /// generation]` (state and reason indexes, at in milliseconds), or an
-    /// empty array.
-    #[wasm_bindgen(js_name = pollTransition)]
-    pub fn poll_transition(&mut self) -> Vec<f64> {
-        match self.machine.poll_transition() {
-            None => Vec::new(),
-            Some(t) => [
-                f64::from(state_index(t.from)),
-                f64::from(state_index(t.to)),
-                f64::from(reason_index(t.reason)),
-                millis(t.at),
-                t.generation as f64,
-            ]
-            .to_vec(),
-        }
-    }
-
-    /// The snapshot as a record (see `record.rs`).
-    pub fn snapshot(&mut self, now: f64) -> Vec<f64> {
-        record::write(&self.machine.snapshot(nanos(now)))
     }
 }

@@ -1,5 +1,4 @@
-// Builds dist/ from src/ and the wasm-bindgen output in wasm/ (made by
-// `make js-build`): the wasm bytes are embedded in the JS so the package
+// Builds dist/ from src/ and the wasm module cargo built (`make js-build`): the wasm bytes are embedded in the JS so the package
 // needs no fetch, no init step and no bundler configuration; esbuild writes
 // an ES module and a CommonJS file from the same source.
 import { build } from "esbuild";
@@ -13,7 +12,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 // wasm-opt (from the npm package binaryen; Debian's older binaryen breaks
 // externref modules) optimises the module for speed (see the wasm-release
 // profile in Cargo.toml) and strips its names.
-const raw = join(root, "wasm", "tripgate_wasm_bg.wasm");
+const raw = join(root, "..", "target", "wasm32-unknown-unknown", "wasm-release", "tripgate_wasm.wasm");
+mkdirSync(join(root, "wasm"), { recursive: true });
 const optimized = join(root, "wasm", "tripgate_wasm_opt.wasm");
 const features = [
   "--enable-bulk-memory",
@@ -63,8 +63,6 @@ const common = {
   // Keep the embedded module's characters as they are (escaping them would triple its size).
   charset: "utf8",
   logLevel: "warning",
-  // The wasm-bindgen glue's async loader (unused: the bytes are embedded) reads import.meta.url.
-  logOverride: { "empty-import-meta": "silent" },
 };
 await build({ ...common, format: "esm", outfile: join(root, "dist", "index.js") });
 await build({ ...common, format: "cjs", outfile: join(root, "dist", "index.cjs") });

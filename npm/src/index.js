@@ -2,30 +2,24 @@
 // machine (bindings-wasm/). This layer converts names, times and errors,
 // makes the calls and fires events; every state decision is the machine's.
 
-import { WasmBreaker, initSync, lastProblem, limits } from "../wasm/tripgate_wasm.js";
-import { wasmBytes } from "../wasm/bytes.js";
 import { CircuitOpenError, CallTimeoutError, InvalidSnapshotError, TripgateError, disposedError, outOfMemoryAsRangeError } from "./errors.js";
 import { callOptionsProblem, checkedHint, checkedReading, defaultClock, isAbortError, randomSeed } from "./inputs.js";
 import { camel, machineOptions, optionError } from "./options.js";
 import { CallContext, Permit } from "./permit.js";
 import { EVENTS as EVENT_NAMES, OPTION_NAMES as OPTION_SLOTS, REASON_NAMES, STATE_NAMES, STATS_FIELDS as STATS_FIELD_NAMES } from "./generated.js";
 import { snapshotObject, snapshotRecord } from "./snapshot.js";
+import { WasmBreaker, lastProblem, memoryBytes, windowLimits } from "./wasm.js";
 
 export { CallTimeoutError, CircuitOpenError, InvalidSnapshotError, Permit, TripgateError };
 export { CircuitBreakerGroup } from "./group.js";
 
-// Instantiated synchronously from embedded bytes, so no init step, no fetch
-// and no top-level await: the same file works in Node (import and require),
-// browsers and bundlers.
-const wasm = initSync({ module: wasmBytes() });
-
 /** Bytes of WebAssembly memory in use by every breaker together (a diagnostic for leak checks). */
 export function wasmMemoryBytes() {
-  return wasm.memory.buffer.byteLength;
+  return memoryBytes();
 }
 
 // The most buckets and outcomes a snapshot's window can hold.
-const WINDOW_LIMITS = limits();
+const WINDOW_LIMITS = windowLimits();
 // Options cross as numbers, each in the slot of its name's index.
 const SLOTS = OPTION_SLOTS;
 const SEED_SLOT = SLOTS.indexOf("seed");
@@ -118,7 +112,7 @@ export class CircuitBreaker {
     const now = checkedReading(clock());
     this.#wasm = outOfMemoryAsRangeError(() => WasmBreaker.create(values, mask, snapshot, now));
     if (this.#wasm === undefined) {
-      const [kind, name, text] = lastProblem().split("\t");
+      const [kind, name, text] = lastProblem();
       throw kind === "snapshot" ? new InvalidSnapshotError(`invalid snapshot: ${name} ${text}`, name) : optionError(name, text, numbers, OPTION_SLOTS);
     }
     this.#clock = clock;
