@@ -9,9 +9,9 @@ import { fileURLToPath } from "node:url";
 
 const SHIFT = 32;
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-// wasm-opt (from the npm package binaryen; Debian's older binaryen breaks
-// externref modules) optimises the module for speed (see the wasm-release
-// profile in Cargo.toml) and strips its names.
+// wasm-opt (from the npm package binaryen, the same version on every
+// machine) optimises the module cargo built for size (the wasm-release
+// profile in Cargo.toml says why) and strips its names.
 const raw = join(root, "..", "target", "wasm32-unknown-unknown", "wasm-release", "tripgate_wasm.wasm");
 mkdirSync(join(root, "wasm"), { recursive: true });
 const optimized = join(root, "wasm", "tripgate_wasm_opt.wasm");
