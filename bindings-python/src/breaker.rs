@@ -872,7 +872,7 @@ impl Breaker {
             .and_then(|snapshot| Machine::restore(config.clone(), &snapshot, now))
             .map_err(|e| match e {
                 RestoreError::Snapshot { field, .. } => {
-                    Self::snapshot_error(py, field, e.to_string())
+                    Self::snapshot_error(py, field.name(), e.to_string())
                 }
                 RestoreError::Config(c) => PyTypeError::new_err(c.to_string()),
             })

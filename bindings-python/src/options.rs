@@ -111,11 +111,15 @@ impl<'py> Given<'py> {
         let shown = self
             .values
             .iter()
-            .find(|(option, _)| *option == e.option)
+            .find(|(option, _)| *option == e.option())
             .and_then(|(_, v)| v.repr().ok())
             .map(|r| r.to_string())
             .unwrap_or_else(|| e.value.to_string());
-        PyValueError::new_err(format!("{} {}, got {shown}", e.option, e.requirement))
+        PyValueError::new_err(format!(
+            "{} {}, got {shown}",
+            e.option(),
+            e.requirement.text()
+        ))
     }
 }
 
@@ -207,8 +211,14 @@ pub fn seconds(option: &'static str, value: &Bound<'_, PyAny>) -> PyResult<Durat
         return Err(type_error(option, "a number of seconds", value));
     }
     let value_seconds = float_of(option, "a number of seconds", value)?;
-    convert::duration(option, value_seconds, convert::NANOS_PER_SECOND).map_err(|e| {
-        PyValueError::new_err(format!("{option} {}, got {}", e.requirement, repr(value)))
+    // `option` is the binding's (call_timeout), not the machine's: it has
+    // no slot, and the error shows only the core's requirement.
+    convert::duration(usize::MAX, value_seconds, convert::NANOS_PER_SECOND).map_err(|e| {
+        PyValueError::new_err(format!(
+            "{option} {}, got {}",
+            e.requirement.text(),
+            repr(value)
+        ))
     })
 }
 
@@ -421,18 +431,11 @@ pub fn parse<'py>(
             }
             // Python ints are exact where floats are not: 2**53 + 1 must be
             // refused, not rounded into the range.
-            let out_of_range = |requirement: &str| {
-                PyValueError::new_err(format!("seed {requirement}, got {}", repr(&s)))
+            let out_of_range = |e: ConfigError| {
+                PyValueError::new_err(format!("seed {}, got {}", e.requirement.text(), repr(&s)))
             };
-            match s.extract::<i128>() {
-                Ok(v) => {
-                    convert::seed_integer("seed", v).map_err(|e| out_of_range(e.requirement))?
-                }
-                Err(_) => {
-                    let e = convert::seed_integer("seed", -1).unwrap_err();
-                    return Err(out_of_range(e.requirement));
-                }
-            }
+            // An int too large for i128 is out of range as -1 is.
+            convert::seed_integer(s.extract::<i128>().unwrap_or(-1)).map_err(out_of_range)?
         }
         // A random seed within the range every language accepts.
         None => tripgate_core::random_seed() >> 11,

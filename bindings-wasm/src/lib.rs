@@ -28,7 +28,9 @@ use core::cell::Cell;
 use core::time::Duration;
 use tripgate_core::binding::{option_slots, OptionSlots};
 use tripgate_core::config::convert;
-use tripgate_core::{Decision, Machine, Permit, Reason, Report, RestoreError, State, Stats};
+use tripgate_core::{
+    ConfigError, Decision, Machine, Permit, Reason, Report, RestoreError, State, Stats,
+};
 
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
@@ -129,16 +131,21 @@ pub extern "C" fn output() -> *const f64 {
     at
 }
 
+/// Why a `create` gave no breaker, as numbers: `[0, option slot,
+/// requirement]` or `[1, snapshot field, problem]`, each an index into the
+/// kit's lists (`Requirement::ALL`, `SnapshotField::ALL`,
+/// `SnapshotProblem::ALL`), which npm/src/generated.js holds as text.
+type Problem = [f64; 3];
+
 /// The machine for the options (and snapshot record, when restoring), or
-/// the problem: `option<TAB>name<TAB>requirement` or
-/// `snapshot<TAB>field<TAB>problem`.
+/// the problem.
 fn build(
     values: &[f64],
     mask: u32,
     snapshot: Option<&[f64]>,
     now: f64,
-) -> Result<Machine, [&'static str; 3]> {
-    let option = |e: tripgate_core::ConfigError| ["option", e.option, e.requirement];
+) -> Result<Machine, Problem> {
+    let option = |e: ConfigError| [0.0, e.slot as f64, e.requirement as u32 as f64];
     let config = OptionSlots::<1_000_000> { values, mask }
         .config()
         .map_err(option)?;
@@ -150,30 +157,21 @@ fn build(
     };
     restored.map_err(|e| match e {
         RestoreError::Config(e) => option(e),
-        RestoreError::Snapshot { field, problem } => ["snapshot", field, problem],
+        RestoreError::Snapshot { field, problem } => {
+            [1.0, field as u32 as f64, problem as u32 as f64]
+        }
     })
 }
 
 /// The problem of the last `create` that gave no breaker, kept for
 /// `problem` so that JS never builds a machine twice to learn why.
-static PROBLEM: Held<Option<[&'static str; 3]>> = Held(Cell::new(None));
+static PROBLEM: Held<Option<Problem>> = Held(Cell::new(None));
 
-/// Why the last `create` gave no breaker, once, as an answer (see
-/// `output`): `[kind, name, name length, text, text length]`, kind 0 for an
-/// option and 1 for a snapshot field, the texts as UTF-8 in module memory;
-/// 0 numbers after that.
+/// Why the last `create` gave no breaker, once, as an answer (see `output`
+/// and `Problem`); no numbers after that.
 #[cfg_attr(target_arch = "wasm32", export_name = "problem")]
 pub extern "C" fn problem() -> u32 {
-    match PROBLEM.0.take() {
-        None => answer(&[]),
-        Some([kind, name, text]) => answer(&[
-            if kind == "snapshot" { 1.0 } else { 0.0 },
-            name.as_ptr() as usize as f64,
-            name.len() as f64,
-            text.as_ptr() as usize as f64,
-            text.len() as f64,
-        ]),
-    }
+    answer(PROBLEM.0.take().as_ref().map_or(&[], |problem| problem))
 }
 
 /// The sizes a snapshot's window can never exceed, as an answer: `[buckets

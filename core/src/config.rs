@@ -5,7 +5,9 @@
 //! fails it. Bindings convert their own option types into this struct (using the
 //! helpers in [`convert`] for numbers that arrive as floats) and map a
 //! [`ConfigError`] to their language's error type, renaming [`ConfigError::option`]
-//! into their naming convention.
+//! into their naming convention. A [`ConfigError`] holds no text (the
+//! option's slot and a [`Requirement`]), so code that never shows one, the
+//! WebAssembly module, carries none of the names or phrases.
 
 use core::fmt;
 use core::time::Duration;
@@ -39,15 +41,42 @@ pub const OPTION_NAMES: &[&str] = &[
     "seed",
 ];
 
+/// The slot of `option` in [`OPTION_NAMES`], at compile time (a name that is
+/// not there fails the build); `slot!` evaluates it in a const block.
+pub const fn slot_of(option: &str) -> usize {
+    let (wanted, mut i) = (option.as_bytes(), 0);
+    while i < OPTION_NAMES.len() {
+        let name = OPTION_NAMES[i].as_bytes();
+        if name.len() == wanted.len() {
+            let mut j = 0;
+            while j < name.len() && name[j] == wanted[j] {
+                j += 1;
+            }
+            if j == name.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("not in OPTION_NAMES")
+}
+
+/// The slot of an option name, folded at compile time.
+macro_rules! slot {
+    ($name:literal) => {
+        const { $crate::config::slot_of($name) }
+    };
+}
+
 /// The error of a config whose count window needs more memory than the
 /// allocator can give (WebAssembly's 4 GiB, say): a range error of
 /// `failure_rate.window_calls`, so that no binding traps or aborts.
 pub(crate) fn out_of_memory(calls: u32) -> ConfigError {
-    ConfigError {
-        option: "failure_rate.window_calls",
-        value: OptionValue::Integer(calls.into()),
-        requirement: "needs more memory than is available",
-    }
+    ConfigError::new(
+        slot!("failure_rate.window_calls"),
+        OptionValue::Integer(calls.into()),
+        Requirement::Memory,
+    )
 }
 
 /// The name in `candidates` closest to `name` by edit distance (insertions,
@@ -183,27 +212,110 @@ impl fmt::Display for OptionValue {
     }
 }
 
+/// What an option's value must be: one variant per range rule, so that an
+/// error carries a number rather than a phrase ([`Requirement::text`] has
+/// the phrase; the bindings show it after the option's name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Requirement {
+    /// "must be greater than 0"
+    Positive,
+    /// "must be at most 2^64-1 nanoseconds (about 584 years)"
+    AtMostMaxNanos,
+    /// "must be at least 1"
+    AtLeastOne,
+    /// "must be greater than 0 and at most 1"
+    Ratio,
+    /// "must be at least 1 and at most 1000000"
+    WindowCallsRange,
+    /// "must be at most failure_rate.window_calls (...)"
+    WithinWindowCalls,
+    /// "must be at least 10 nanoseconds (one per bucket)"
+    OneNanosecondPerBucket,
+    /// "must be a finite number of at least 1"
+    FiniteAtLeastOne,
+    /// "must be at least reset_timeout"
+    AtLeastResetTimeout,
+    /// "must be between 0 and 1"
+    Fraction,
+    /// "must be a finite, non-negative number"
+    FiniteNonNegative,
+    /// "must be a whole number between 0 and 4294967295"
+    WholeU32,
+    /// "must be a whole number between 0 and 2^53"
+    SeedRange,
+    /// "needs more memory than is available"
+    Memory,
+}
+
+impl Requirement {
+    /// Every requirement, in index order (the order the wasm module numbers them in).
+    pub const ALL: [Requirement; 14] = [
+        Requirement::Positive,
+        Requirement::AtMostMaxNanos,
+        Requirement::AtLeastOne,
+        Requirement::Ratio,
+        Requirement::WindowCallsRange,
+        Requirement::WithinWindowCalls,
+        Requirement::OneNanosecondPerBucket,
+        Requirement::FiniteAtLeastOne,
+        Requirement::AtLeastResetTimeout,
+        Requirement::Fraction,
+        Requirement::FiniteNonNegative,
+        Requirement::WholeU32,
+        Requirement::SeedRange,
+        Requirement::Memory,
+    ];
+
+    /// What the value must be, as a phrase that follows the option's name.
+    pub const fn text(self) -> &'static str {
+        match self {
+            Requirement::Positive => "must be greater than 0",
+            Requirement::AtMostMaxNanos => "must be at most 2^64-1 nanoseconds (about 584 years)",
+            Requirement::AtLeastOne => "must be at least 1",
+            Requirement::Ratio => "must be greater than 0 and at most 1",
+            Requirement::WindowCallsRange => "must be at least 1 and at most 1000000",
+            Requirement::WithinWindowCalls => {
+                "must be at most failure_rate.window_calls (the window could never hold that many calls)"
+            }
+            Requirement::OneNanosecondPerBucket => "must be at least 10 nanoseconds (one per bucket)",
+            Requirement::FiniteAtLeastOne => "must be a finite number of at least 1",
+            Requirement::AtLeastResetTimeout => "must be at least reset_timeout",
+            Requirement::Fraction => "must be between 0 and 1",
+            Requirement::FiniteNonNegative => "must be a finite, non-negative number",
+            Requirement::WholeU32 => "must be a whole number between 0 and 4294967295",
+            Requirement::SeedRange => "must be a whole number between 0 and 2^53",
+            Requirement::Memory => "needs more memory than is available",
+        }
+    }
+}
+
 /// An option that is out of its allowed range, or options that contradict each other.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConfigError {
-    /// The option's canonical (snake_case, dotted) name; one of [`OPTION_NAMES`].
-    pub option: &'static str,
+    /// The option's slot in [`OPTION_NAMES`] ([`ConfigError::option`] names it).
+    pub slot: usize,
     /// The value it had.
     pub value: OptionValue,
-    /// What the value must be, as a phrase: "must be greater than 0".
-    pub requirement: &'static str,
+    /// What the value must be.
+    pub requirement: Requirement,
 }
 
 impl ConfigError {
     /// Stable machine-readable code shared by every language.
     pub const CODE: &'static str = "invalid_config";
 
-    fn new(option: &'static str, value: OptionValue, requirement: &'static str) -> Self {
+    /// The error of the option in `slot` (of [`OPTION_NAMES`]).
+    pub const fn new(slot: usize, value: OptionValue, requirement: Requirement) -> Self {
         ConfigError {
-            option,
+            slot,
             value,
             requirement,
         }
+    }
+
+    /// The option's canonical (snake_case, dotted) name; one of [`OPTION_NAMES`].
+    pub fn option(&self) -> &'static str {
+        OPTION_NAMES.get(self.slot).copied().unwrap_or_default()
     }
 }
 
@@ -212,37 +324,39 @@ impl fmt::Display for ConfigError {
         write!(
             f,
             "invalid option {}: {} {}",
-            self.option, self.value, self.requirement
+            self.option(),
+            self.value,
+            self.requirement.text()
         )
     }
 }
 
 impl core::error::Error for ConfigError {}
 
-fn positive_duration(option: &'static str, value: Duration) -> Result<u64, ConfigError> {
+fn positive_duration(slot: usize, value: Duration) -> Result<u64, ConfigError> {
     let nanos = value.as_nanos();
     if nanos == 0 {
         return Err(ConfigError::new(
-            option,
+            slot,
             OptionValue::Duration(value),
-            "must be greater than 0",
+            Requirement::Positive,
         ));
     }
     u64::try_from(nanos).map_err(|_| {
         ConfigError::new(
-            option,
+            slot,
             OptionValue::Duration(value),
-            "must be at most 2^64-1 nanoseconds (about 584 years)",
+            Requirement::AtMostMaxNanos,
         )
     })
 }
 
-fn at_least_one(option: &'static str, value: u32) -> Result<(), ConfigError> {
+fn at_least_one(slot: usize, value: u32) -> Result<(), ConfigError> {
     if value == 0 {
         return Err(ConfigError::new(
-            option,
+            slot,
             OptionValue::Integer(0),
-            "must be at least 1",
+            Requirement::AtLeastOne,
         ));
     }
     Ok(())
@@ -300,17 +414,18 @@ impl Config {
         };
         let slow_call_nanos = match self.slow_call_duration {
             None => None,
-            Some(d) => Some(positive_duration("slow_call_duration", d)?),
+            Some(d) => Some(positive_duration(slot!("slow_call_duration"), d)?),
         };
-        let reset_timeout_nanos = positive_duration("reset_timeout", self.reset_timeout)?;
+        let reset_timeout_nanos = positive_duration(slot!("reset_timeout"), self.reset_timeout)?;
         let backoff = match &self.backoff {
             None => None,
             Some(b) => Some(b.settings(reset_timeout_nanos)?),
         };
-        at_least_one("half_open_max_calls", self.half_open_max_calls)?;
-        at_least_one("success_threshold", self.success_threshold)?;
-        let trial_timeout_nanos = positive_duration("trial_timeout", self.trial_timeout)?;
-        let max_retry_after_nanos = positive_duration("max_retry_after", self.max_retry_after)?;
+        at_least_one(slot!("half_open_max_calls"), self.half_open_max_calls)?;
+        at_least_one(slot!("success_threshold"), self.success_threshold)?;
+        let trial_timeout_nanos = positive_duration(slot!("trial_timeout"), self.trial_timeout)?;
+        let max_retry_after_nanos =
+            positive_duration(slot!("max_retry_after"), self.max_retry_after)?;
         Ok(Settings {
             failure_tolerance: self.failure_tolerance,
             failure_rate,
@@ -331,37 +446,37 @@ impl FailureRate {
         let t = self.threshold;
         if !(t.is_finite() && t > 0.0 && t <= 1.0) {
             return Err(ConfigError::new(
-                "failure_rate.threshold",
+                slot!("failure_rate.threshold"),
                 OptionValue::Float(t),
-                "must be greater than 0 and at most 1",
+                Requirement::Ratio,
             ));
         }
-        at_least_one("failure_rate.minimum_calls", self.minimum_calls)?;
+        at_least_one(slot!("failure_rate.minimum_calls"), self.minimum_calls)?;
         let window = match self.window {
             Window::Calls(n) => {
                 if n == 0 || n > MAX_WINDOW_CALLS {
                     return Err(ConfigError::new(
-                        "failure_rate.window_calls",
+                        slot!("failure_rate.window_calls"),
                         OptionValue::Integer(n.into()),
-                        "must be at least 1 and at most 1000000",
+                        Requirement::WindowCallsRange,
                     ));
                 }
                 if self.minimum_calls > n {
                     return Err(ConfigError::new(
-                        "failure_rate.minimum_calls",
+                        slot!("failure_rate.minimum_calls"),
                         OptionValue::Integer(self.minimum_calls.into()),
-                        "must be at most failure_rate.window_calls (the window could never hold that many calls)",
+                        Requirement::WithinWindowCalls,
                     ));
                 }
                 WindowSettings::Calls(n)
             }
             Window::Duration(d) => {
-                let nanos = positive_duration("failure_rate.window_duration", d)?;
+                let nanos = positive_duration(slot!("failure_rate.window_duration"), d)?;
                 if nanos < u64::from(WINDOW_BUCKETS) {
                     return Err(ConfigError::new(
-                        "failure_rate.window_duration",
+                        slot!("failure_rate.window_duration"),
                         OptionValue::Duration(d),
-                        "must be at least 10 nanoseconds (one per bucket)",
+                        Requirement::OneNanosecondPerBucket,
                     ));
                 }
                 WindowSettings::Buckets {
@@ -382,25 +497,25 @@ impl Backoff {
         let m = self.multiplier;
         if !(m.is_finite() && m >= 1.0) {
             return Err(ConfigError::new(
-                "backoff.multiplier",
+                slot!("backoff.multiplier"),
                 OptionValue::Float(m),
-                "must be a finite number of at least 1",
+                Requirement::FiniteAtLeastOne,
             ));
         }
-        let max = positive_duration("backoff.max_reset_timeout", self.max_reset_timeout)?;
+        let max = positive_duration(slot!("backoff.max_reset_timeout"), self.max_reset_timeout)?;
         if max < reset_timeout_nanos {
             return Err(ConfigError::new(
-                "backoff.max_reset_timeout",
+                slot!("backoff.max_reset_timeout"),
                 OptionValue::Duration(self.max_reset_timeout),
-                "must be at least reset_timeout",
+                Requirement::AtLeastResetTimeout,
             ));
         }
         let j = self.jitter;
         if !(j.is_finite() && (0.0..=1.0).contains(&j)) {
             return Err(ConfigError::new(
-                "backoff.jitter",
+                slot!("backoff.jitter"),
                 OptionValue::Float(j),
-                "must be between 0 and 1",
+                Requirement::Fraction,
             ));
         }
         Ok(BackoffSettings {
@@ -429,7 +544,7 @@ pub(crate) fn round_non_negative(value: f64) -> u64 {
 /// with the same [`ConfigError`] the core uses, so every language reports a
 /// bad number the same way.
 pub mod convert {
-    use super::{ConfigError, OptionValue};
+    use super::{ConfigError, OptionValue, Requirement};
     use core::time::Duration;
 
     /// Whether `value` (known to be in `0..=2^53`) has no fractional part.
@@ -444,18 +559,14 @@ pub mod convert {
 
     /// A non-negative finite amount of `unit_nanos`-long units as a [`Duration`].
     /// Zero is let through; [`Config::validate`](super::Config::validate) judges it.
-    pub fn duration(
-        option: &'static str,
-        value: f64,
-        unit_nanos: f64,
-    ) -> Result<Duration, ConfigError> {
+    pub fn duration(slot: usize, value: f64, unit_nanos: f64) -> Result<Duration, ConfigError> {
         let nanos = value * unit_nanos;
         if !(value.is_finite() && value >= 0.0 && nanos < 18_446_744_073_709_551_615.0) {
-            return Err(ConfigError {
-                option,
-                value: OptionValue::Raw(value),
-                requirement: "must be a finite, non-negative number",
-            });
+            return Err(ConfigError::new(
+                slot,
+                OptionValue::Raw(value),
+                Requirement::FiniteNonNegative,
+            ));
         }
         Ok(Duration::from_nanos(super::round_non_negative(nanos)))
     }
@@ -478,13 +589,13 @@ pub mod convert {
     }
 
     /// A whole number in `0..=u32::MAX`.
-    pub fn count(option: &'static str, value: f64) -> Result<u32, ConfigError> {
+    pub fn count(slot: usize, value: f64) -> Result<u32, ConfigError> {
         if !((0.0..=u32::MAX as f64).contains(&value) && is_whole(value)) {
-            return Err(ConfigError {
-                option,
-                value: OptionValue::Raw(value),
-                requirement: "must be a whole number between 0 and 4294967295",
-            });
+            return Err(ConfigError::new(
+                slot,
+                OptionValue::Raw(value),
+                Requirement::WholeU32,
+            ));
         }
         Ok(value as u32)
     }
@@ -492,27 +603,23 @@ pub mod convert {
     /// The largest seed: 2^53, the integers a float holds exactly, in every language.
     pub const SEED_MAX: u64 = 1 << 53;
 
-    fn seed_error(option: &'static str, value: OptionValue) -> ConfigError {
-        ConfigError {
-            option,
-            value,
-            requirement: "must be a whole number between 0 and 2^53",
-        }
+    fn seed_error(value: OptionValue) -> ConfigError {
+        ConfigError::new(slot!("seed"), value, Requirement::SeedRange)
     }
 
     /// A whole number in `0..=2^53`, the integers a float holds exactly.
-    pub fn seed(option: &'static str, value: f64) -> Result<u64, ConfigError> {
+    pub fn seed(value: f64) -> Result<u64, ConfigError> {
         if !((0.0..=SEED_MAX as f64).contains(&value) && is_whole(value)) {
-            return Err(seed_error(option, OptionValue::Raw(value)));
+            return Err(seed_error(OptionValue::Raw(value)));
         }
         Ok(value as u64)
     }
 
     /// The same range for a seed given as an integer (Python ints are not floats).
-    pub fn seed_integer(option: &'static str, value: i128) -> Result<u64, ConfigError> {
+    pub fn seed_integer(value: i128) -> Result<u64, ConfigError> {
         if !(0..=i128::from(SEED_MAX)).contains(&value) {
             // Shown as a float: OptionValue holds no wider integer.
-            return Err(seed_error(option, OptionValue::Raw(value as f64)));
+            return Err(seed_error(OptionValue::Raw(value as f64)));
         }
         Ok(value as u64)
     }
@@ -520,7 +627,21 @@ pub mod convert {
 
 #[cfg(test)]
 mod tests {
-    use super::round_non_negative;
+    use super::{round_non_negative, Requirement};
+
+    #[test]
+    fn requirements_are_listed_in_discriminant_order() {
+        // The wasm module sends `requirement as u32`; JS reads the phrase at
+        // that index of the generated list of `Requirement::ALL`.
+        for (i, requirement) in Requirement::ALL.iter().enumerate() {
+            assert_eq!(*requirement as usize, i, "{requirement:?}");
+        }
+        assert_eq!(
+            Requirement::Memory as usize + 1,
+            Requirement::ALL.len(),
+            "the last variant is listed last"
+        );
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -79,10 +79,13 @@ pub use breaker::{
     random_seed, CallError, CaughtPanic, CircuitBreaker, Clock, DefaultClock, ManualClock, Outcome,
     PanicSource, PermitGuard,
 };
-pub use config::{Backoff, Config, ConfigError, FailureRate, OptionValue, Window};
+pub use config::{Backoff, Config, ConfigError, FailureRate, OptionValue, Requirement, Window};
 pub use machine::{
     Counters, Decision, Machine, Permit, Rejection, Report, Stats, MAX_COUNT,
     MAX_PENDING_TRANSITIONS,
 };
-pub use snapshot::{BucketSnapshot, RestoreError, Snapshot, WindowSnapshot, SNAPSHOT_VERSION};
+pub use snapshot::{
+    BucketSnapshot, RestoreError, Snapshot, SnapshotField, SnapshotProblem, WindowSnapshot,
+    SNAPSHOT_VERSION,
+};
 pub use state::{Reason, State, Transition};

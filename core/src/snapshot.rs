@@ -98,6 +98,148 @@ pub struct BucketSnapshot {
     pub failures: u32,
 }
 
+/// A field of the snapshot format, as a [`RestoreError`] names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotField {
+    /// The whole snapshot (its shape).
+    Snapshot,
+    /// `version`
+    Version,
+    /// `generation`
+    Generation,
+    /// `counters` (as a whole)
+    Counters,
+    /// `counters.admitted`
+    CountersAdmitted,
+    /// `counters.successes`
+    CountersSuccesses,
+    /// `counters.failures`
+    CountersFailures,
+    /// `counters.slow_calls`
+    CountersSlowCalls,
+    /// `counters.rejections`
+    CountersRejections,
+    /// `counters.released`
+    CountersReleased,
+    /// `counters.stale_outcomes`
+    CountersStaleOutcomes,
+    /// `counters.trial_timeouts`
+    CountersTrialTimeouts,
+    /// `counters.abandoned`
+    CountersAbandoned,
+    /// `window` (its kind or size)
+    Window,
+    /// `window.outcomes`
+    WindowOutcomes,
+    /// `window.buckets`
+    WindowBuckets,
+}
+
+impl SnapshotField {
+    /// Every field, in index order (the order the wasm module numbers them in).
+    pub const ALL: [SnapshotField; 16] = [
+        SnapshotField::Snapshot,
+        SnapshotField::Version,
+        SnapshotField::Generation,
+        SnapshotField::Counters,
+        SnapshotField::CountersAdmitted,
+        SnapshotField::CountersSuccesses,
+        SnapshotField::CountersFailures,
+        SnapshotField::CountersSlowCalls,
+        SnapshotField::CountersRejections,
+        SnapshotField::CountersReleased,
+        SnapshotField::CountersStaleOutcomes,
+        SnapshotField::CountersTrialTimeouts,
+        SnapshotField::CountersAbandoned,
+        SnapshotField::Window,
+        SnapshotField::WindowOutcomes,
+        SnapshotField::WindowBuckets,
+    ];
+
+    /// The field's name in the snapshot format (dotted when nested).
+    pub const fn name(self) -> &'static str {
+        match self {
+            SnapshotField::Snapshot => "snapshot",
+            SnapshotField::Version => "version",
+            SnapshotField::Generation => "generation",
+            SnapshotField::Counters => "counters",
+            SnapshotField::CountersAdmitted => "counters.admitted",
+            SnapshotField::CountersSuccesses => "counters.successes",
+            SnapshotField::CountersFailures => "counters.failures",
+            SnapshotField::CountersSlowCalls => "counters.slow_calls",
+            SnapshotField::CountersRejections => "counters.rejections",
+            SnapshotField::CountersReleased => "counters.released",
+            SnapshotField::CountersStaleOutcomes => "counters.stale_outcomes",
+            SnapshotField::CountersTrialTimeouts => "counters.trial_timeouts",
+            SnapshotField::CountersAbandoned => "counters.abandoned",
+            SnapshotField::Window => "window",
+            SnapshotField::WindowOutcomes => "window.outcomes",
+            SnapshotField::WindowBuckets => "window.buckets",
+        }
+    }
+}
+
+/// What is wrong with a snapshot's field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotProblem {
+    /// Not of the snapshot format at all.
+    Malformed,
+    /// A version this build does not read.
+    UnknownVersion,
+    /// A count above 2^53 - 1.
+    AboveMaxCount,
+    /// More outcomes than admissions.
+    MoreOutcomesThanAdmitted,
+    /// More abandoned permits than released ones.
+    MoreAbandonedThanReleased,
+    /// A window of another kind or size than the config's.
+    WindowMismatch,
+    /// More outcomes than the window holds.
+    MoreOutcomesThanCapacity,
+    /// A bucket older or newer than the window.
+    BucketOutsideWindow,
+    /// A bucket with more failures than calls.
+    MoreFailuresThanCalls,
+    /// Two buckets with the same index.
+    DuplicateBucket,
+}
+
+impl SnapshotProblem {
+    /// Every problem, in index order (the order the wasm module numbers them in).
+    pub const ALL: [SnapshotProblem; 10] = [
+        SnapshotProblem::Malformed,
+        SnapshotProblem::UnknownVersion,
+        SnapshotProblem::AboveMaxCount,
+        SnapshotProblem::MoreOutcomesThanAdmitted,
+        SnapshotProblem::MoreAbandonedThanReleased,
+        SnapshotProblem::WindowMismatch,
+        SnapshotProblem::MoreOutcomesThanCapacity,
+        SnapshotProblem::BucketOutsideWindow,
+        SnapshotProblem::MoreFailuresThanCalls,
+        SnapshotProblem::DuplicateBucket,
+    ];
+
+    /// The problem as a phrase that follows the field's name.
+    pub const fn text(self) -> &'static str {
+        match self {
+            SnapshotProblem::Malformed => "is not JSON of the snapshot format",
+            SnapshotProblem::UnknownVersion => {
+                "is not a snapshot version this build reads (1 or 2)"
+            }
+            SnapshotProblem::AboveMaxCount => "is above 2^53 - 1",
+            SnapshotProblem::MoreOutcomesThanAdmitted => "report more outcomes than were admitted",
+            SnapshotProblem::MoreAbandonedThanReleased => "is more than the permits released",
+            SnapshotProblem::WindowMismatch => "does not match the config's failure_rate window",
+            SnapshotProblem::MoreOutcomesThanCapacity => {
+                "holds more outcomes than the window's capacity"
+            }
+            SnapshotProblem::BucketOutsideWindow => "holds a bucket outside the window",
+            SnapshotProblem::MoreFailuresThanCalls => "holds more failures than calls",
+            SnapshotProblem::DuplicateBucket => "holds the same bucket twice",
+        }
+    }
+}
+
 /// Why a snapshot cannot be restored.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RestoreError {
@@ -105,10 +247,10 @@ pub enum RestoreError {
     Config(ConfigError),
     /// The snapshot is malformed or does not fit the config.
     Snapshot {
-        /// The offending field, as named in the snapshot format.
-        field: &'static str,
+        /// The offending field ([`SnapshotField::name`] names it).
+        field: SnapshotField,
         /// What is wrong with it.
-        problem: &'static str,
+        problem: SnapshotProblem,
     },
 }
 
@@ -121,8 +263,8 @@ impl RestoreError {
     /// `snapshot`. Bindings that convert a native object rather than JSON
     /// text report shape problems with this same error.
     pub const MALFORMED: RestoreError = RestoreError::Snapshot {
-        field: "snapshot",
-        problem: "is not JSON of the snapshot format",
+        field: SnapshotField::Snapshot,
+        problem: SnapshotProblem::Malformed,
     };
 }
 
@@ -131,7 +273,7 @@ impl fmt::Display for RestoreError {
         match self {
             RestoreError::Config(e) => e.fmt(f),
             RestoreError::Snapshot { field, problem } => {
-                write!(f, "invalid snapshot: {field} {problem}")
+                write!(f, "invalid snapshot: {} {}", field.name(), problem.text())
             }
         }
     }
@@ -145,7 +287,7 @@ impl From<ConfigError> for RestoreError {
     }
 }
 
-fn invalid(field: &'static str, problem: &'static str) -> RestoreError {
+fn invalid(field: SnapshotField, problem: SnapshotProblem) -> RestoreError {
     RestoreError::Snapshot { field, problem }
 }
 
@@ -211,8 +353,8 @@ impl Machine {
         let mut machine = Machine::new(config, now)?;
         if !(1..=SNAPSHOT_VERSION).contains(&snapshot.version) {
             return Err(invalid(
-                "version",
-                "is not a snapshot version this build reads (1 or 2)",
+                SnapshotField::Version,
+                SnapshotProblem::UnknownVersion,
             ));
         }
         let window = restore_window(
@@ -222,21 +364,24 @@ impl Machine {
         )?;
         let c = &snapshot.counters;
         if snapshot.generation > MAX_COUNT {
-            return Err(invalid("generation", "is above 2^53 - 1"));
+            return Err(invalid(
+                SnapshotField::Generation,
+                SnapshotProblem::AboveMaxCount,
+            ));
         }
         for (field, value) in [
-            ("counters.admitted", c.admitted),
-            ("counters.successes", c.successes),
-            ("counters.failures", c.failures),
-            ("counters.slow_calls", c.slow_calls),
-            ("counters.rejections", c.rejections),
-            ("counters.released", c.released),
-            ("counters.stale_outcomes", c.stale_outcomes),
-            ("counters.trial_timeouts", c.trial_timeouts),
-            ("counters.abandoned", c.abandoned),
+            (SnapshotField::CountersAdmitted, c.admitted),
+            (SnapshotField::CountersSuccesses, c.successes),
+            (SnapshotField::CountersFailures, c.failures),
+            (SnapshotField::CountersSlowCalls, c.slow_calls),
+            (SnapshotField::CountersRejections, c.rejections),
+            (SnapshotField::CountersReleased, c.released),
+            (SnapshotField::CountersStaleOutcomes, c.stale_outcomes),
+            (SnapshotField::CountersTrialTimeouts, c.trial_timeouts),
+            (SnapshotField::CountersAbandoned, c.abandoned),
         ] {
             if value > MAX_COUNT {
-                return Err(invalid(field, "is above 2^53 - 1"));
+                return Err(invalid(field, SnapshotProblem::AboveMaxCount));
             }
         }
         let reported = c
@@ -250,15 +395,15 @@ impl Machine {
             Some(_) if c.admitted == MAX_COUNT => 0,
             _ => {
                 return Err(invalid(
-                    "counters",
-                    "report more outcomes than were admitted",
+                    SnapshotField::Counters,
+                    SnapshotProblem::MoreOutcomesThanAdmitted,
                 ))
             }
         };
         if c.abandoned > c.released {
             return Err(invalid(
-                "counters.abandoned",
-                "is more than the permits released",
+                SnapshotField::CountersAbandoned,
+                SnapshotProblem::MoreAbandonedThanReleased,
             ));
         }
         machine.resume(snapshot, window, unreported, now);
@@ -271,7 +416,7 @@ fn restore_window(
     snapshot: Option<&WindowSnapshot>,
     now: u64,
 ) -> Result<Option<RateWindow>, RestoreError> {
-    let mismatch = || invalid("window", "does not match the config's failure_rate window");
+    let mismatch = || invalid(SnapshotField::Window, SnapshotProblem::WindowMismatch);
     match (expected, snapshot) {
         (None, None) => Ok(None),
         (Some(WindowSettings::Calls(n)), Some(WindowSnapshot::Calls { capacity, outcomes })) => {
@@ -280,8 +425,8 @@ fn restore_window(
             }
             if outcomes.len() > n as usize {
                 return Err(invalid(
-                    "window.outcomes",
-                    "holds more outcomes than the window's capacity",
+                    SnapshotField::WindowOutcomes,
+                    SnapshotProblem::MoreOutcomesThanCapacity,
                 ));
             }
             CallWindow::from_ordered(n, outcomes)
@@ -306,16 +451,22 @@ fn restore_window(
             for b in buckets {
                 if !(oldest..=newest).contains(&b.index) {
                     return Err(invalid(
-                        "window.buckets",
-                        "holds a bucket outside the window",
+                        SnapshotField::WindowBuckets,
+                        SnapshotProblem::BucketOutsideWindow,
                     ));
                 }
                 if b.failures > b.calls {
-                    return Err(invalid("window.buckets", "holds more failures than calls"));
+                    return Err(invalid(
+                        SnapshotField::WindowBuckets,
+                        SnapshotProblem::MoreFailuresThanCalls,
+                    ));
                 }
                 let slot = (b.index % BUCKETS as u64) as usize;
                 if core::mem::replace(&mut seen[slot], true) {
-                    return Err(invalid("window.buckets", "holds the same bucket twice"));
+                    return Err(invalid(
+                        SnapshotField::WindowBuckets,
+                        SnapshotProblem::DuplicateBucket,
+                    ));
                 }
                 slots[slot] = Bucket {
                     index: b.index,
@@ -331,5 +482,30 @@ fn restore_window(
             ))))
         }
         _ => Err(mismatch()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SnapshotField, SnapshotProblem};
+
+    #[test]
+    fn fields_and_problems_are_listed_in_discriminant_order() {
+        // The wasm module sends `field as u32` and `problem as u32`; JS reads
+        // the names at those indexes of the generated lists of `ALL`.
+        for (i, field) in SnapshotField::ALL.iter().enumerate() {
+            assert_eq!(*field as usize, i, "{field:?}");
+        }
+        assert_eq!(
+            SnapshotField::WindowBuckets as usize + 1,
+            SnapshotField::ALL.len()
+        );
+        for (i, problem) in SnapshotProblem::ALL.iter().enumerate() {
+            assert_eq!(*problem as usize, i, "{problem:?}");
+        }
+        assert_eq!(
+            SnapshotProblem::DuplicateBucket as usize + 1,
+            SnapshotProblem::ALL.len()
+        );
     }
 }

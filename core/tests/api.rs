@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tripgate_core::config::{convert, OPTION_NAMES};
+use tripgate_core::config::{convert, slot_of, OPTION_NAMES};
 use tripgate_core::{
     Config, ConfigError, Decision, Machine, OptionValue, Permit, Reason, State,
     MAX_PENDING_TRANSITIONS,
@@ -207,7 +207,7 @@ fn config_errors_name_the_option_and_value() {
     }
     .validate()
     .unwrap_err();
-    assert_eq!(err.option, "reset_timeout");
+    assert_eq!(err.option(), "reset_timeout");
     assert_eq!(
         err.to_string(),
         "invalid option reset_timeout: 0ns must be greater than 0"
@@ -224,7 +224,7 @@ fn config_errors_name_the_option_and_value() {
     .validate()
     .unwrap_err();
     assert_eq!(
-        (err.option, err.to_string()),
+        (err.option(), err.to_string()),
         (
             "failure_rate.threshold",
             "invalid option failure_rate.threshold: NaN must be greater than 0 and at most 1"
@@ -264,34 +264,38 @@ fn config_error_options_are_all_listed() {
     ];
     for config in cases {
         let err = config.validate().unwrap_err();
-        assert!(OPTION_NAMES.contains(&err.option), "{}", err.option);
+        assert!(OPTION_NAMES.contains(&err.option()), "{}", err.option());
     }
 }
 
 #[test]
 fn float_conversions_reject_what_is_not_a_valid_number() {
     for bad in [f64::NAN, f64::INFINITY, -1.0, -0.5, 1e300] {
-        let err = convert::duration("reset_timeout", bad, convert::NANOS_PER_MILLI).unwrap_err();
-        assert_eq!(err.option, "reset_timeout");
+        let err =
+            convert::duration(slot_of("reset_timeout"), bad, convert::NANOS_PER_MILLI).unwrap_err();
+        assert_eq!(err.option(), "reset_timeout");
         assert!(matches!(err.value, OptionValue::Raw(v) if v.is_nan() == bad.is_nan()));
     }
     assert_eq!(
-        convert::duration("reset_timeout", 1.5, convert::NANOS_PER_MILLI),
+        convert::duration(slot_of("reset_timeout"), 1.5, convert::NANOS_PER_MILLI),
         Ok(Duration::from_micros(1500))
     );
     assert_eq!(
-        convert::duration("reset_timeout", 0.25, convert::NANOS_PER_SECOND),
+        convert::duration(slot_of("reset_timeout"), 0.25, convert::NANOS_PER_SECOND),
         Ok(Duration::from_millis(250))
     );
     for bad in [f64::NAN, 1.5, -1.0, 5e9, f64::INFINITY] {
-        assert!(convert::count("failure_tolerance", bad).is_err(), "{bad}");
+        assert!(
+            convert::count(slot_of("failure_tolerance"), bad).is_err(),
+            "{bad}"
+        );
     }
     assert_eq!(
-        convert::count("failure_tolerance", 4294967295.0),
+        convert::count(slot_of("failure_tolerance"), 4294967295.0),
         Ok(u32::MAX)
     );
-    assert!(convert::seed("seed", 2f64.powi(54)).is_err());
-    assert_eq!(convert::seed("seed", 2f64.powi(53)), Ok(1 << 53));
+    assert!(convert::seed(2f64.powi(54)).is_err());
+    assert_eq!(convert::seed(2f64.powi(53)), Ok(1 << 53));
 }
 
 #[test]
@@ -411,7 +415,7 @@ fn the_json_codec_rejects_what_is_not_a_snapshot() {
             matches!(
                 Snapshot::from_json(text),
                 Err(RestoreError::Snapshot {
-                    field: "snapshot",
+                    field: tripgate_core::SnapshotField::Snapshot,
                     ..
                 })
             ),

@@ -207,9 +207,9 @@ impl Run {
                         json!({"restored": true})
                     }
                     Err(RestoreError::Snapshot { field, .. }) => {
-                        json!({"error": {"code": RestoreError::CODE, "field": field}})
+                        json!({"error": {"code": RestoreError::CODE, "field": field.name()}})
                     }
-                    Err(RestoreError::Config(e)) => json!({"error": {"code": "invalid_config", "option": e.option}}),
+                    Err(RestoreError::Config(e)) => json!({"error": {"code": "invalid_config", "option": e.option()}}),
                 }
             }
             other => return Err(format!("step {index}: unknown op {other:?}")),

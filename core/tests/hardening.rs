@@ -197,7 +197,7 @@ fn snapshot_with(edit: impl FnOnce(&mut Snapshot)) -> Snapshot {
 fn refused_field(snapshot: &Snapshot) -> Option<&'static str> {
     match Machine::restore(Config::default(), snapshot, 0) {
         Ok(_) => None,
-        Err(RestoreError::Snapshot { field, .. }) => Some(field),
+        Err(RestoreError::Snapshot { field, .. }) => Some(field.name()),
         Err(other) => panic!("{other:?}"),
     }
 }

@@ -279,7 +279,7 @@ fn refusal(config: &Value, snapshot: &Value) -> Option<&'static str> {
         .and_then(|s| Machine::restore(config, &s, 0).map(|_| ()))
     {
         Ok(()) => None,
-        Err(RestoreError::Snapshot { field, .. }) => Some(field),
+        Err(RestoreError::Snapshot { field, .. }) => Some(field.name()),
         Err(e) => panic!("config error {e}"),
     }
 }

@@ -24,7 +24,7 @@ const features = [
   "--enable-multivalue",
 ];
 const wasmOpt = join(root, "node_modules", ".bin", "wasm-opt");
-execFileSync(wasmOpt, ["-O3", "--strip-debug", "--strip-producers", ...features, raw, "-o", optimized]);
+execFileSync(wasmOpt, ["-O3", "--strip-debug", "--strip-producers", "--strip-target-features", ...features, raw, "-o", optimized]);
 // The same optimization keeping the function names (never shipped): what
 // test/payload.test.js reads to check that no core::fmt code is left.
 execFileSync(wasmOpt, ["-O3", "-g", ...features, raw, "-o", join(root, "wasm", "tripgate_wasm_named.wasm")]);

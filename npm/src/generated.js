@@ -24,6 +24,15 @@ export const EVENTS = ["state_change", "success", "failure", "rejected", "timeou
 /** The stable error codes. */
 export const ERROR_CODES = ["circuit_open", "call_timeout", "invalid_snapshot", "invalid_config", "disposed", "group_full"];
 
+/** What an option's value must be, in the order the module numbers them (an invalid_config error's text). */
+export const REQUIREMENTS = ["must be greater than 0", "must be at most 2^64-1 nanoseconds (about 584 years)", "must be at least 1", "must be greater than 0 and at most 1", "must be at least 1 and at most 1000000", "must be at most failure_rate.window_calls (the window could never hold that many calls)", "must be at least 10 nanoseconds (one per bucket)", "must be a finite number of at least 1", "must be at least reset_timeout", "must be between 0 and 1", "must be a finite, non-negative number", "must be a whole number between 0 and 4294967295", "must be a whole number between 0 and 2^53", "needs more memory than is available"];
+
+/** The snapshot fields an invalid_snapshot error can name, in the order the module numbers them. */
+export const SNAPSHOT_FIELDS = ["snapshot", "version", "generation", "counters", "counters.admitted", "counters.successes", "counters.failures", "counters.slow_calls", "counters.rejections", "counters.released", "counters.stale_outcomes", "counters.trial_timeouts", "counters.abandoned", "window", "window.outcomes", "window.buckets"];
+
+/** What can be wrong with a snapshot field, in the order the module numbers them. */
+export const SNAPSHOT_PROBLEMS = ["is not JSON of the snapshot format", "is not a snapshot version this build reads (1 or 2)", "is above 2^53 - 1", "report more outcomes than were admitted", "is more than the permits released", "does not match the config's failure_rate window", "holds more outcomes than the window's capacity", "holds a bucket outside the window", "holds more failures than calls", "holds the same bucket twice"];
+
 /** The outcomes the metrics count calls by. */
 export const CALL_OUTCOMES = ["success", "failure", "rejected", "released", "timeout"];
 

@@ -1,10 +1,11 @@
 // The WebAssembly module (bindings-wasm/) and its one type, WasmBreaker: a
 // machine in the module's memory. The module exports plain functions on
 // numbers; this wraps them, copies arrays out of its memory and frees a
-// machine on dispose() or once its breaker is collected. It names nothing:
-// that is index.js's business.
+// machine on dispose() or once its breaker is collected. It names nothing
+// but the problem of a failed create, from the kit's tables.
 
 import { wasmBytes } from "../wasm/bytes.js";
+import { OPTION_NAMES, REQUIREMENTS, SNAPSHOT_FIELDS, SNAPSHOT_PROBLEMS } from "./generated.js";
 
 // Instantiated synchronously from embedded bytes, so no init step, no fetch
 // and no top-level await: the same file works in Node (import and require),
@@ -21,9 +22,6 @@ const numbers = (at, length) => new Float64Array(x.memory.buffer, at >>> 0, leng
 /** A copy of the `length` numbers the last array-valued export answered. */
 const answer = (length) => numbers(x.output(), length).slice();
 
-const utf8 = new TextDecoder();
-const text = (at, length) => utf8.decode(new Uint8Array(x.memory.buffer, at, length));
-
 /** Frees the machines of breakers collected without dispose(). */
 const finalizer = new FinalizationRegistry((at) => x.free(at));
 
@@ -35,15 +33,16 @@ export const windowLimits = () => answer(x.limits());
 
 /**
  * Why the last `WasmBreaker.create` gave no breaker, as `[kind, name,
- * requirement]` (kind "option" or "snapshot"), once.
+ * requirement]` (kind "option" or "snapshot"; the module answers with
+ * indexes into the kit's tables), once.
  */
 export function lastProblem() {
   const length = x.problem();
   if (length === 0) {
     return undefined;
   }
-  const [kind, name, nameLength, requirement, requirementLength] = answer(length);
-  return [kind === 1 ? "snapshot" : "option", text(name, nameLength), text(requirement, requirementLength)];
+  const [kind, name, text] = answer(length);
+  return kind === 1 ? ["snapshot", SNAPSHOT_FIELDS[name], SNAPSHOT_PROBLEMS[text]] : ["option", OPTION_NAMES[name], REQUIREMENTS[text]];
 }
 
 /** A machine; the methods are the exports of bindings-wasm/src/lib.rs, which say what they answer. */

@@ -10,7 +10,8 @@
 
 mod options;
 
-pub use options::{option_slots, slot_of, OptionKind, OptionSlots, OPTION_KINDS};
+pub use crate::config::slot_of;
+pub use options::{option_slots, OptionKind, OptionSlots, OPTION_KINDS};
 
 use crate::machine::Stats;
 use crate::state::{Reason, State};

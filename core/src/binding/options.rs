@@ -10,7 +10,9 @@
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use crate::config::{convert, Backoff, Config, ConfigError, FailureRate, Window, OPTION_NAMES};
+use crate::config::{
+    convert, slot_of, Backoff, Config, ConfigError, FailureRate, Window, OPTION_NAMES,
+};
 
 /// What kind of value an option takes: how a binding checks its type and
 /// shows it (a count is an integer in Python, every number a float in JS).
@@ -46,32 +48,6 @@ pub const OPTION_KINDS: [OptionKind; OPTION_NAMES.len()] = {
     kinds
 };
 
-/// The slot of `option` in [`OPTION_NAMES`] (compile-time: a name that is not
-/// there fails the build).
-pub const fn slot_of(option: &str) -> usize {
-    let (wanted, mut i) = (option.as_bytes(), 0);
-    while i < OPTION_NAMES.len() {
-        let name = OPTION_NAMES[i].as_bytes();
-        if name.len() == wanted.len() {
-            let mut j = 0;
-            while j < name.len() && name[j] == wanted[j] {
-                j += 1;
-            }
-            if j == name.len() {
-                return i;
-            }
-        }
-        i += 1;
-    }
-    panic!("not in OPTION_NAMES")
-}
-
-/// The name in `slot` (without an indexing panic, which would pull in
-/// formatting code where a module is built without it).
-fn name(slot: usize) -> &'static str {
-    OPTION_NAMES.get(slot).copied().unwrap_or_default()
-}
-
 /// Option values in the slots of [`OPTION_NAMES`], durations in units of
 /// `UNIT_NANOS` nanoseconds (1,000,000 for milliseconds, 1,000,000,000 for
 /// seconds: a constant, so that the conversions fold).
@@ -88,14 +64,12 @@ impl<const UNIT_NANOS: u64> OptionSlots<'_, UNIT_NANOS> {
     }
 
     fn count(&self, slot: usize) -> Result<Option<u32>, ConfigError> {
-        self.get(slot)
-            .map(|n| convert::count(name(slot), n))
-            .transpose()
+        self.get(slot).map(|n| convert::count(slot, n)).transpose()
     }
 
     fn duration(&self, slot: usize) -> Result<Option<Duration>, ConfigError> {
         self.get(slot)
-            .map(|n| convert::duration(name(slot), n, UNIT_NANOS as f64))
+            .map(|n| convert::duration(slot, n, UNIT_NANOS as f64))
             .transpose()
     }
 
@@ -148,7 +122,7 @@ impl<const UNIT_NANOS: u64> OptionSlots<'_, UNIT_NANOS> {
             config.max_retry_after = d;
         }
         if let Some(n) = self.get(const { slot_of("seed") }) {
-            config.seed = Some(convert::seed("seed", n)?);
+            config.seed = Some(convert::seed(n)?);
         }
         config.validate()?;
         Ok(config)

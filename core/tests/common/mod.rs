@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use tripgate_core::config::convert;
+use tripgate_core::config::{convert, slot_of};
 use tripgate_core::{Backoff, Config, ConfigError, FailureRate, OptionValue, Window};
 
 /// A config error as the runner sees it: which option, and whether the
@@ -24,7 +24,7 @@ pub struct OptionError {
 impl From<ConfigError> for OptionError {
     fn from(e: ConfigError) -> Self {
         OptionError {
-            option: e.option.to_string(),
+            option: e.option().to_string(),
             kind: "range",
             value: Some(e.value),
         }
@@ -59,7 +59,7 @@ fn duration(
     match number(obj, key, option)? {
         None => Ok(None),
         Some(ms) => Ok(Some(convert::duration(
-            option,
+            slot_of(option),
             ms,
             convert::NANOS_PER_MILLI,
         )?)),
@@ -73,7 +73,7 @@ fn count(
 ) -> Result<Option<u32>, OptionError> {
     match number(obj, key, option)? {
         None => Ok(None),
-        Some(v) => Ok(Some(convert::count(option, v)?)),
+        Some(v) => Ok(Some(convert::count(slot_of(option), v)?)),
     }
 }
 
@@ -143,7 +143,7 @@ pub fn parse_config(value: &Value) -> Result<Config, OptionError> {
         config.max_retry_after = d;
     }
     if let Some(v) = number(obj, "seed", "seed")? {
-        config.seed = Some(convert::seed("seed", v)?);
+        config.seed = Some(convert::seed(v)?);
     }
     config.validate()?;
     Ok(config)
