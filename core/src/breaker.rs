@@ -484,6 +484,7 @@ impl<C: Clock> CircuitBreaker<C> {
 
     /// Asks to make a call; the returned guard releases the permit if dropped
     /// unreported. A clock that panics here propagates, with nothing admitted.
+    #[inline]
     pub fn try_acquire(&self) -> Result<PermitGuard<'_, C>, Rejection> {
         if let Some(permit) = self.fast.acquire() {
             return Ok(PermitGuard {
@@ -491,6 +492,13 @@ impl<C: Clock> CircuitBreaker<C> {
                 permit: Some(permit),
             });
         }
+        self.try_acquire_locked()
+    }
+
+    /// `try_acquire` through the machine, under the lock: kept out of line
+    /// so that the lock-free path above inlines into every caller.
+    #[inline(never)]
+    fn try_acquire_locked(&self) -> Result<PermitGuard<'_, C>, Rejection> {
         self.with_machine_then(
             ClockRead::IfNeeded,
             |m, now| m.try_acquire(now),
@@ -653,30 +661,38 @@ impl<C: Clock> PermitGuard<'_, C> {
         self.report(Outcome::Released)
     }
 
+    #[inline]
     fn report(mut self, outcome: Outcome) {
         if let Some(permit) = self.permit.take() {
             if outcome == Outcome::Success && self.breaker.fast.success(&permit) {
                 return;
             }
-            let read = ClockRead::Report {
-                always: outcome == Outcome::Failure,
-            };
-            self.breaker.with_machine_at(read, |m, now| match outcome {
-                Outcome::Success => m.on_success(permit, now),
-                Outcome::Failure => m.on_failure(permit, now),
-                Outcome::Released => m.release(permit, now),
-            });
+            self.breaker.report_locked(permit, outcome);
         }
     }
 }
 
+impl<C: Clock> CircuitBreaker<C> {
+    /// A permit's outcome through the machine, under the lock: kept out of
+    /// line so that the lock-free success inlines into every caller.
+    #[inline(never)]
+    fn report_locked(&self, permit: Permit, outcome: Outcome) {
+        let read = ClockRead::Report {
+            always: outcome == Outcome::Failure,
+        };
+        self.with_machine_at(read, |m, now| match outcome {
+            Outcome::Success => m.on_success(permit, now),
+            Outcome::Failure => m.on_failure(permit, now),
+            Outcome::Released => m.release(permit, now),
+        });
+    }
+}
+
 impl<C: Clock> Drop for PermitGuard<'_, C> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(permit) = self.permit.take() {
-            self.breaker
-                .with_machine_at(ClockRead::Report { always: false }, |m, now| {
-                    m.release(permit, now)
-                });
+            self.breaker.report_locked(permit, Outcome::Released);
         }
     }
 }

@@ -470,6 +470,29 @@ impl Machine {
             && self.settings.slow_call_nanos.is_none()
     }
 
+    /// Hands over, in one input, what `acquires` calls of [`try_acquire`]
+    /// and then `successes` calls of [`on_success`] with non-trial permits
+    /// of the current generation, all at the latest time, would do while
+    /// successes are quiet and no clock is needed (closed or forced closed,
+    /// no failure-rate window, no slow-call limit): admit and succeed,
+    /// which only counts. Returns false, changing nothing, in any other
+    /// state. The thread-safe breaker's lock-free path delivers its calls
+    /// with it; `core/tests/fast_path.rs` checks it against the calls.
+    ///
+    /// [`try_acquire`]: Machine::try_acquire
+    /// [`on_success`]: Machine::on_success
+    pub fn quiet_calls(&mut self, acquires: u64, successes: u64) -> bool {
+        if !self.success_is_quiet() || self.needs_clock() {
+            return false;
+        }
+        self.counters.admitted += acquires;
+        self.counters.successes += successes;
+        if successes != 0 {
+            self.consecutive_failures = 0;
+        }
+        true
+    }
+
     /// Whether a report uses its permit's issue time (to tell a slow call).
     /// Where it does not, and the permit is not a trial, a binding may hand
     /// out the permit's generation alone and report it with any issue time.

@@ -67,8 +67,69 @@ fn config() -> impl Strategy<Value = Config> {
     )
 }
 
+/// The machine's `quiet_calls` against the calls it stands for: after any
+/// history, it either refuses (changing nothing) or leaves the machine as
+/// that many `try_acquire` and then `on_success` calls at the latest time do.
+fn quiet_calls_match_the_calls(
+    config: Config,
+    history: &[Input],
+    acquires: u64,
+    successes: u64,
+) -> Result<(), TestCaseError> {
+    let mut machine = Machine::new(config, 0).unwrap();
+    let mut permits = Vec::new();
+    let mut now = 0;
+    for input in history {
+        match input {
+            Input::Acquire => {
+                if let Decision::Admitted(p) = machine.try_acquire(now) {
+                    permits.push(p);
+                }
+            }
+            Input::Success(i) | Input::Failure(i) | Input::Release(i) if !permits.is_empty() => {
+                let p = permits.swap_remove(i % permits.len());
+                match input {
+                    Input::Success(_) => machine.on_success(p, now),
+                    Input::Failure(_) => machine.on_failure(p, now),
+                    _ => machine.release(p, now),
+                };
+            }
+            Input::Advance(d) => now += d,
+            Input::ForceOpen => machine.force_open(now),
+            Input::ForceClosed => machine.force_closed(now),
+            Input::Reset => machine.reset(now),
+            _ => {}
+        }
+    }
+    let mut by_calls = machine.clone();
+    let quiet = machine.success_is_quiet() && !machine.needs_clock();
+    prop_assert_eq!(machine.quiet_calls(acquires, successes), quiet);
+    if quiet {
+        let latest = by_calls.latest_time();
+        for _ in 0..acquires {
+            prop_assert!(matches!(
+                by_calls.try_acquire(latest),
+                Decision::Admitted(_)
+            ));
+        }
+        let generation = by_calls.generation();
+        for _ in 0..successes {
+            by_calls.on_success(Permit::from_raw(generation, 0, 0), latest);
+        }
+    }
+    prop_assert_eq!(machine.stats(now), by_calls.stats(now));
+    prop_assert_eq!(machine.snapshot(now), by_calls.snapshot(now));
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn quiet_calls_are_the_calls_they_stand_for(config in config(), history in prop::collection::vec(input(), 0..40), acquires in 0u64..70, extra in 0u64..5) {
+        // Successes never outnumber the admissions in flight.
+        quiet_calls_match_the_calls(config, &history, acquires + extra, acquires)?;
+    }
 
     #[test]
     fn the_breaker_agrees_with_its_machine_input_by_input(config in config(), inputs in prop::collection::vec(input(), 1..120)) {
