@@ -22,12 +22,12 @@ for line in open(sys.argv[1]):
     group, name, ns = line.split()
     runs[(group, name)].append(float(ns))
 groups = sorted({g for g, _ in runs})
-print(f"{'scenario':<16} {'implementation':<18} {'median ns/call':>15} {'vs recloser':>12}")
+print(f"{'scenario':<27} {'implementation':<18} {'median ns/call':>15} {'vs recloser':>12}")
 for g in groups:
     ref = statistics.median(runs[(g, "recloser")])
     for name in ["tripgate_machine", "tripgate_breaker", "recloser", "failsafe"]:
         if (g, name) in runs:
             m = statistics.median(runs[(g, name)])
-            print(f"{g:<16} {name:<18} {m:>15.2f} {m / ref:>11.2f}x")
+            print(f"{g:<27} {name:<18} {m:>15.2f} {m / ref:>11.2f}x")
 PY
 rm -f "$results"

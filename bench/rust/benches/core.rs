@@ -1,6 +1,6 @@
 //! tripgate-core against recloser and failsafe, in one run: the closed-state
-//! call (acquire + success), a counted failure that does not trip, and a
-//! rejection while open. See docs/benchmarks.md for figures and the command.
+//! call (acquire + success), from one thread and from two at once, a
+//! counted failure that does not trip, and a rejection while open. See docs/benchmarks.md for figures and the command.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -60,6 +60,53 @@ fn closed_success(c: &mut Criterion) {
     let failsafe = failsafe::Config::new().build();
     g.bench_function("failsafe", |b| {
         b.iter(|| black_box(failsafe.call(|| Ok::<_, ()>(black_box(1)))))
+    });
+    g.finish();
+}
+
+/// Nanoseconds per call of `call` made `iters` times on each of two
+/// threads at once (the machine has 2 cores), over the wall time of both.
+fn two_threads(iters: u64, call: impl Fn() + Sync) -> Duration {
+    let start = std::time::Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..iters {
+                    call();
+                }
+            });
+        }
+    });
+    start.elapsed() / 2
+}
+
+/// `closed_success` with two threads calling one breaker at once: the
+/// figure is wall time per call, so perfect scaling halves it.
+fn closed_success_two_threads(c: &mut Criterion) {
+    let mut g = c.benchmark_group("closed_success_two_threads");
+    let breaker = CircuitBreaker::new(never_trips()).unwrap();
+    g.bench_function("tripgate_breaker", |b| {
+        b.iter_custom(|iters| {
+            two_threads(iters, || {
+                black_box(breaker.call(|| Ok::<_, ()>(black_box(1))).is_ok());
+            })
+        })
+    });
+    let recloser = recloser::Recloser::custom().closed_len(100).build();
+    g.bench_function("recloser", |b| {
+        b.iter_custom(|iters| {
+            two_threads(iters, || {
+                black_box(recloser.call(|| Ok::<_, ()>(black_box(1))).is_ok());
+            })
+        })
+    });
+    let failsafe = failsafe::Config::new().build();
+    g.bench_function("failsafe", |b| {
+        b.iter_custom(|iters| {
+            two_threads(iters, || {
+                black_box(failsafe.call(|| Ok::<_, ()>(black_box(1))).is_ok());
+            })
+        })
     });
     g.finish();
 }
@@ -143,6 +190,6 @@ fn rejection(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2)).sample_size(50);
-    targets = closed_success, closed_failure, rejection
+    targets = closed_success, closed_success_two_threads, closed_failure, rejection
 }
 criterion_main!(benches);
