@@ -152,7 +152,7 @@ endef
 wheel-check: tools-wheels ## Build the x86_64 manylinux2014 wheel into dist/ and check it with abi3audit and auditwheel
 	rm -f dist/*manylinux*x86_64*.whl
 	$(call wheel,x86_64-unknown-linux-gnu,manylinux2014)
-	$(VENV)/bin/abi3audit --assume-minimum-abi3 3.9 --strict dist/*manylinux*x86_64*.whl
+	$(VENV)/bin/abi3audit --assume-minimum-abi3 3.10 --strict dist/*manylinux*x86_64*.whl
 	$(VENV)/bin/auditwheel show dist/*manylinux*x86_64*.whl | tee target/auditwheel.txt
 	@grep -q 'manylinux_2_17_x86_64' target/auditwheel.txt || { echo "the wheel is not manylinux2014 (manylinux_2_17)"; exit 1; }
 
@@ -165,7 +165,7 @@ wheels: tools-wheels ## Release wheels and sdist into dist/, checked (abi3audit,
 	$(call wheel,aarch64-unknown-linux-musl,musllinux_1_2)
 	$(MATURIN) sdist --out ../dist
 	@test $$(ls dist/*.whl | wc -l) -eq 4 && ls dist/*.tar.gz >/dev/null
-	$(VENV)/bin/abi3audit --assume-minimum-abi3 3.9 --strict dist/*.whl
+	$(VENV)/bin/abi3audit --assume-minimum-abi3 3.10 --strict dist/*.whl
 	@# auditwheel reads glibc wheels only (it fails on musllinux ones on a glibc host).
 	@set -e; for wheel in dist/*manylinux*.whl; do \
 		$(VENV)/bin/auditwheel show $$wheel | tee target/auditwheel.txt; \

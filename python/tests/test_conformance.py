@@ -26,7 +26,7 @@ SCENARIOS = pathlib.Path(__file__).resolve().parents[2] / "tests" / "conformance
 FILES = sorted(SCENARIOS.glob("*.json"))
 # The durations (milliseconds in scenarios, seconds in Python), by their last
 # name part, from the core's option kinds.
-MS_OPTIONS = {name.split(".")[-1] for name, kind in zip(_native.OPTION_NAMES, _native.OPTION_KINDS) if kind == "duration"}
+MS_OPTIONS = {name.split(".")[-1] for name, kind in zip(_native.OPTION_NAMES, _native.OPTION_KINDS, strict=True) if kind == "duration"}
 RAN: List[str] = []
 SCHEMA = jsonschema.Draft202012Validator(json.loads((SCENARIOS.parent / "schema.json").read_text()))
 
