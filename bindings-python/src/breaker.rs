@@ -666,6 +666,13 @@ impl Breaker {
         Ok(())
     }
 
+    /// Whether the machine says nothing but counters would be lost if the
+    /// breaker were forgotten now (`Machine::is_idle`): what a
+    /// `CircuitBreakerGroup` may evict.
+    fn _idle(&self) -> bool {
+        self.lock().is_idle()
+    }
+
     /// The fallback, or None (read by the Python layer's async calls).
     #[getter]
     fn _fallback(&self, py: Python<'_>) -> Option<PyObject> {

@@ -380,6 +380,12 @@ pub extern "C" fn state(at: *mut WasmBreaker, now: f64) -> u32 {
     state_index(breaker(at).machine.state(nanos(now)))
 }
 
+/// 1 when the machine is idle (`Machine::is_idle`: a group may evict it), else 0.
+#[cfg_attr(target_arch = "wasm32", export_name = "idle")]
+pub extern "C" fn idle(at: *mut WasmBreaker) -> u32 {
+    u32::from(breaker(at).machine.is_idle())
+}
+
 /// Milliseconds until a trial is admitted (NaN unless open).
 #[cfg_attr(target_arch = "wasm32", export_name = "retryAfter")]
 pub extern "C" fn retry_after(at: *mut WasmBreaker, now: f64) -> f64 {

@@ -470,6 +470,21 @@ impl Machine {
             && self.settings.slow_call_nanos.is_none()
     }
 
+    /// Whether nothing but counters would be lost if the machine were
+    /// forgotten now: closed (not forced), with no permit in flight. A group
+    /// of breakers (JS and Python `CircuitBreakerGroup`) evicts only such a
+    /// one, so that no open breaker is forgotten early and no caller's
+    /// permit outlives its breaker's place in the group.
+    pub fn is_idle(&self) -> bool {
+        let c = self.counters.saturated();
+        let in_flight = c
+            .admitted
+            .saturating_sub(c.successes)
+            .saturating_sub(c.failures)
+            .saturating_sub(c.released);
+        self.state == State::Closed && in_flight == 0
+    }
+
     /// Hands over, in one input, what `acquires` calls of [`try_acquire`]
     /// and then `successes` calls of [`on_success`] with non-trial permits
     /// of the current generation, all at the latest time, would do while

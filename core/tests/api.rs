@@ -150,6 +150,39 @@ fn needs_clock_only_where_time_matters() {
 }
 
 #[test]
+fn idle_only_when_closed_with_nothing_in_flight() {
+    let mut m = Machine::new(
+        Config {
+            failure_tolerance: 0,
+            reset_timeout: Duration::from_nanos(10),
+            ..Config::default()
+        },
+        0,
+    )
+    .unwrap();
+    assert!(m.is_idle(), "a new breaker");
+    let Decision::Admitted(p) = m.try_acquire(0) else {
+        panic!("closed admits")
+    };
+    assert!(!m.is_idle(), "a call in flight");
+    m.on_success(p, 1);
+    assert!(m.is_idle(), "its success reported");
+    trip(&mut m, 2);
+    assert!(!m.is_idle(), "open");
+    assert_eq!(m.state(20), State::HalfOpen);
+    assert!(!m.is_idle(), "half-open");
+    m.force_closed(21);
+    assert!(!m.is_idle(), "forced closed");
+    m.reset(22);
+    assert!(m.is_idle(), "closed again by reset");
+    let Decision::Admitted(p) = m.try_acquire(23) else {
+        panic!("closed admits")
+    };
+    m.release(p, 24);
+    assert!(m.is_idle(), "its permit released");
+}
+
+#[test]
 fn success_is_quiet_only_where_it_changes_nothing_but_counters() {
     let mut plain = Machine::new(
         Config {

@@ -82,8 +82,7 @@ export class CircuitBreakerGroup {
 
   #evictOne() {
     for (const [key, { breaker }] of this.#entries) {
-      const { state, inFlight } = breaker.stats();
-      if (state === "closed" && inFlight === 0) {
+      if (breaker._idle()) {
         this.#remove(key);
         return;
       }

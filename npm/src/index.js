@@ -329,6 +329,15 @@ export class CircuitBreaker {
     return state;
   }
 
+  /**
+   * Whether the machine says nothing but counters would be lost if the
+   * breaker were forgotten now (closed, not forced, nothing in flight):
+   * what a CircuitBreakerGroup may evict. Internal, not in the typings.
+   */
+  _idle() {
+    return this.#machine().idle();
+  }
+
   /** Milliseconds until a trial call will be admitted, or null unless open. */
   get retryAfter() {
     const after = this.#machine().retryAfter(this.#now());

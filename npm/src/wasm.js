@@ -117,6 +117,10 @@ export class WasmBreaker {
     return x.state(this.#at, now);
   }
 
+  idle() {
+    return x.idle(this.#at) === 1;
+  }
+
   retryAfter(now) {
     return x.retryAfter(this.#at, now);
   }

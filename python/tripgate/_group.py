@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable, Dict, Hashable, List, Protocol, Typ
 from ._breaker import CircuitBreaker
 from ._errors import GroupFullError
 from ._native import EVENTS, MESSAGES
-from ._types import State, Stats
+from ._types import Stats
 
 T = TypeVar("T")
 Listener = Callable[[Any], object]
@@ -115,8 +115,7 @@ class CircuitBreakerGroup:
 
     def _evict_one(self) -> None:
         for key, entry in self._entries.items():
-            stats = entry.breaker.stats()
-            if stats.state is State.CLOSED and stats.in_flight == 0:
+            if entry.breaker._idle():
                 self._remove(key)
                 return
         raise GroupFullError(MESSAGES["group_full"].format(limit=self._max_breakers, limit_option="max_breakers"))
