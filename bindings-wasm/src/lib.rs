@@ -65,6 +65,8 @@ const SLOW: u32 = 2;
 const TRANSITIONED: u32 = 4;
 const NEEDS_CLOCK: u32 = 8;
 const QUIET_SUCCESS: u32 = 16;
+/// Only in `stateFlags`.
+const IDLE: u32 = 32;
 
 fn nanos(ms: f64) -> u64 {
     convert::instant(ms, convert::NANOS_PER_MILLI)
@@ -262,10 +264,12 @@ pub extern "C" fn options(at: *mut WasmBreaker) -> u32 {
 
 /// The machine's flags outside a report: 4 transitions pending, 8 the next
 /// acquire needs the current time, 16 a success now is quiet (the same bits
-/// the reports return, in one crossing).
+/// the reports return, in one crossing), and 32 the machine is idle
+/// (`Machine::is_idle`: a group may evict it).
 #[cfg_attr(target_arch = "wasm32", export_name = "stateFlags")]
 pub extern "C" fn state_flags(at: *mut WasmBreaker) -> u32 {
-    breaker(at).flags(Report::default())
+    let b = breaker(at);
+    b.flags(Report::default()) | if b.machine.is_idle() { IDLE } else { 0 }
 }
 
 /// Delivers `count` successes of non-trial permits of `generation` that the
@@ -374,16 +378,14 @@ pub extern "C" fn release(
     b.flags(report)
 }
 
+fn permit(generation: f64, acquired_at: f64, trial: f64) -> Permit {
+    Permit::from_raw(generation as u64, acquired_at as u64, trial as u64)
+}
+
 /// Index of the state at `now`.
 #[cfg_attr(target_arch = "wasm32", export_name = "state")]
 pub extern "C" fn state(at: *mut WasmBreaker, now: f64) -> u32 {
     state_index(breaker(at).machine.state(nanos(now)))
-}
-
-/// 1 when the machine is idle (`Machine::is_idle`: a group may evict it), else 0.
-#[cfg_attr(target_arch = "wasm32", export_name = "idle")]
-pub extern "C" fn idle(at: *mut WasmBreaker) -> u32 {
-    u32::from(breaker(at).machine.is_idle())
 }
 
 /// Milliseconds until a trial is admitted (NaN unless open).
@@ -440,10 +442,6 @@ pub extern "C" fn poll_transition(at: *mut WasmBreaker) -> u32 {
 #[cfg_attr(target_arch = "wasm32", export_name = "snapshot")]
 pub extern "C" fn snapshot(at: *mut WasmBreaker, now: f64) -> u32 {
     answer(&record::write(&breaker(at).machine.snapshot(nanos(now))))
-}
-
-fn permit(generation: f64, acquired_at: f64, trial: f64) -> Permit {
-    Permit::from_raw(generation as u64, acquired_at as u64, trial as u64)
 }
 
 impl WasmBreaker {

@@ -8,7 +8,7 @@ import { camel, machineOptions, optionError } from "./options.js";
 import { CallContext, Permit } from "./permit.js";
 import { EVENTS as EVENT_NAMES, OPTION_NAMES as OPTION_SLOTS, REASON_NAMES, STATE_NAMES, STATS_FIELDS as STATS_FIELD_NAMES } from "./generated.js";
 import { snapshotObject, snapshotRecord } from "./snapshot.js";
-import { WasmBreaker, lastProblem, memoryBytes, windowLimits } from "./wasm.js";
+import { answer, createMachine, freeMachine, lastProblem, memoryBytes, wasm, windowLimits } from "./wasm.js";
 
 export { CallTimeoutError, CircuitOpenError, InvalidSnapshotError, Permit, TripgateError };
 export { CircuitBreakerGroup } from "./group.js";
@@ -31,7 +31,7 @@ export const REASONS = Object.freeze(REASON_NAMES);
 /** Every option a configuration error can name. */
 export const OPTION_NAMES = Object.freeze(OPTION_SLOTS.map(camel));
 
-// The figures of WasmBreaker.stats(), in order; NaN stands for null.
+// The figures of the module's stats(), in order; NaN stands for null.
 const STATS_FIELDS = STATS_FIELD_NAMES.map(camel);
 /** The events `on()` accepts. */
 export const EVENTS = Object.freeze(EVENT_NAMES.map(camel));
@@ -42,6 +42,8 @@ const SLOW = 2;
 const TRANSITIONED = 4;
 const NEEDS_CLOCK = 8;
 const QUIET_SUCCESS = 16;
+// In stateFlags() only: the machine is idle (a group may evict it).
+const IDLE = 32;
 // In a rejection's code: the machine gave a retryAfter.
 const RETRY_AFTER = 8;
 
@@ -63,7 +65,8 @@ let restoring = null;
  */
 export class CircuitBreaker {
   // The fields the hot path reads come first.
-  #wasm;
+  /** The machine in the wasm module's memory: the pointer its functions take (0 once disposed). */
+  #at = 0;
   /** Whether the machine needs the current time for its next acquire (kept from its own answers). */
   #timed = true;
   #disposed = false;
@@ -110,8 +113,8 @@ export class CircuitBreaker {
     const clock = given.clock ?? defaultClock;
     const snapshot = restoring ?? undefined;
     const now = checkedReading(clock());
-    this.#wasm = outOfMemoryAsRangeError(() => WasmBreaker.create(values, mask, snapshot, now));
-    if (this.#wasm === undefined) {
+    this.#at = outOfMemoryAsRangeError(() => createMachine(this, values, mask, snapshot, now));
+    if (this.#at === 0) {
       const [kind, name, text] = lastProblem();
       throw kind === "snapshot" ? new InvalidSnapshotError(`invalid snapshot: ${name} ${text}`, name) : optionError(name, text, numbers, OPTION_SLOTS);
     }
@@ -122,7 +125,7 @@ export class CircuitBreaker {
     this.#fallback = given.fallback ?? undefined;
     this.#callTimeout = callTimeout;
     this.#name = given.name;
-    this.#keepFlags(this.#wasm.stateFlags());
+    this.#keepFlags(wasm.stateFlags(this.#at));
     this.#refreshPlain();
   }
 
@@ -153,7 +156,7 @@ export class CircuitBreaker {
    * fixed at construction.
    */
   get options() {
-    const values = this.#machine().options();
+    const values = answer(wasm.options(this.#machine()));
     const options = {};
     SLOTS.forEach((slot, i) => {
       const [group, member] = slot.split(".");
@@ -184,7 +187,7 @@ export class CircuitBreaker {
       throw disposedError();
     }
     this.#deliverHeld();
-    return this.#wasm;
+    return this.#at;
   }
 
   /** The clock's reading, checked; a failing clock throws. */
@@ -204,7 +207,7 @@ export class CircuitBreaker {
 
   #deliverHeld() {
     if (this.#held !== 0) {
-      this.#wasm.deliverSuccesses(this.#held, this.#heldGeneration);
+      wasm.deliverSuccesses(this.#at, this.#held, this.#heldGeneration);
       this.#held = 0;
     }
   }
@@ -222,14 +225,14 @@ export class CircuitBreaker {
 
   /** Refreshes the machine's flags and emits any pending state changes: one crossing when there are none. */
   #drain() {
-    const w = this.#wasm;
-    const flags = w.stateFlags();
+    const at = this.#at;
+    const flags = wasm.stateFlags(at);
     this.#keepFlags(flags);
     if (flags & TRANSITIONED) {
       // Every transition is taken before any listener runs: a listener may
       // call the breaker, or dispose() it.
       const transitions = [];
-      for (let t = w.pollTransition(); t.length !== 0; t = w.pollTransition()) {
+      for (let t = answer(wasm.pollTransition(at)); t.length !== 0; t = answer(wasm.pollTransition(at))) {
         transitions.push(t);
       }
       for (const t of transitions) {
@@ -324,7 +327,7 @@ export class CircuitBreaker {
 
   /** The current state: "closed", "open", "half_open", "forced_open" or "forced_closed". */
   get state() {
-    const state = STATES[this.#machine().state(this.#now())];
+    const state = STATES[wasm.state(this.#machine(), this.#now())];
     this.#drain();
     return state;
   }
@@ -335,21 +338,21 @@ export class CircuitBreaker {
    * what a CircuitBreakerGroup may evict. Internal, not in the typings.
    */
   _idle() {
-    return this.#machine().idle();
+    return (wasm.stateFlags(this.#machine()) & IDLE) !== 0;
   }
 
   /** Milliseconds until a trial call will be admitted, or null unless open. */
   get retryAfter() {
-    const after = this.#machine().retryAfter(this.#now());
+    const after = wasm.retryAfter(this.#machine(), this.#now());
     this.#drain();
     return Number.isNaN(after) ? null : after;
   }
 
   /** Cumulative counters and the current view (times in milliseconds). */
   stats() {
-    const machine = this.#machine();
+    const at = this.#machine();
     const now = this.#now();
-    const figures = outOfMemoryAsRangeError(() => machine.stats(now));
+    const figures = outOfMemoryAsRangeError(() => answer(wasm.stats(at, now)));
     this.#drain();
     const stats = {};
     STATS_FIELDS.forEach((field, i) => {
@@ -361,28 +364,28 @@ export class CircuitBreaker {
 
   /** Rejects every call until reset() or forceClosed(). */
   forceOpen() {
-    this.#machine().forceOpen(this.#now());
+    wasm.forceOpen(this.#machine(), this.#now());
     this.#drain();
   }
 
   /** Admits every call and never trips until reset() or forceOpen(). */
   forceClosed() {
-    this.#machine().forceClosed(this.#now());
+    wasm.forceClosed(this.#machine(), this.#now());
     this.#drain();
   }
 
   /** Back to closed, failure counts cleared. */
   reset() {
-    this.#machine().reset(this.#now());
+    wasm.reset(this.#machine(), this.#now());
     this.#drain();
   }
 
   /** The breaker's state as a JSON-serializable object (the snapshot format shared by every language). */
   snapshot() {
-    const machine = this.#machine();
+    const at = this.#machine();
     const now = this.#now();
     return snapshotObject(
-      outOfMemoryAsRangeError(() => machine.snapshot(now)),
+      outOfMemoryAsRangeError(() => answer(wasm.snapshot(at, now))),
       STATES,
     );
   }
@@ -394,17 +397,17 @@ export class CircuitBreaker {
    * trial and its issue time is never used.
    */
   #acquire() {
-    const w = this.#machine();
+    const at = this.#machine();
     let generation;
     if (!this.#timed) {
-      generation = w.acquire(0);
+      generation = wasm.acquire(at, 0);
       if (generation >= 0) {
         return { generation, acquiredAt: 0, trial: 0 };
       }
     } else {
-      generation = w.acquire(this.#now());
+      generation = wasm.acquire(at, this.#now());
       // Read before any listener runs (one may dispose the breaker).
-      const permit = generation >= 0 ? { generation, acquiredAt: w.lastAcquiredAt(), trial: w.lastTrial() } : undefined;
+      const permit = generation >= 0 ? { generation, acquiredAt: wasm.lastAcquiredAt(at), trial: wasm.lastTrial(at) } : undefined;
       this.#drain();
       if (permit !== undefined) {
         return permit;
@@ -432,17 +435,17 @@ export class CircuitBreaker {
       return;
     }
     this.#deliverHeld();
-    const w = this.#wasm;
+    const at = this.#at;
     const heard = this.#listeners.size !== 0 && outcome !== "release" && this.#listeners.has(outcome);
     const reading = outcome === "failure" || this.#timed || heard ? this.#readingOrNaN() : 0;
     // A failed clock reports at 0, which the machine takes as the latest time it has seen.
     const now = Number.isNaN(reading) ? 0 : reading;
     const flags =
       outcome === "success"
-        ? w.success(generation, acquiredAt, trial, now)
+        ? wasm.success(at, generation, acquiredAt, trial, now)
         : outcome === "failure"
-          ? w.failure(generation, acquiredAt, trial, now, hint)
-          : w.release(generation, acquiredAt, trial, now);
+          ? wasm.failure(at, generation, acquiredAt, trial, now, hint)
+          : wasm.release(at, generation, acquiredAt, trial, now);
     this.#keepFlags(flags);
     if (flags & TRANSITIONED) {
       this.#pendingCause = outcome === "failure" ? error : undefined;
@@ -506,7 +509,7 @@ export class CircuitBreaker {
   #rejection(code) {
     const answer = -code - 1;
     const state = STATES[answer & 7];
-    const retryAfter = answer & RETRY_AFTER ? this.#wasm.rejectedRetryAfter() : null;
+    const retryAfter = answer & RETRY_AFTER ? wasm.rejectedRetryAfter(this.#at) : null;
     const rejection = { state, retryAfter };
     if (this.#listeners.size !== 0) {
       this.#emit("rejected", rejection);
@@ -574,9 +577,9 @@ export class CircuitBreaker {
       // The hot path: closed, nothing time-based, no timer, no caller signal.
       let generation;
       if (this.#held === 0) {
-        generation = this.#wasm.acquire(0);
+        generation = wasm.acquire(this.#at, 0);
       } else {
-        generation = this.#wasm.acquireAfterSuccesses(this.#held, this.#heldGeneration, 0);
+        generation = wasm.acquireAfterSuccesses(this.#at, this.#held, this.#heldGeneration, 0);
         this.#held = 0;
       }
       if (generation >= 0) {
@@ -740,7 +743,8 @@ export class CircuitBreaker {
     if (!this.#disposed) {
       this.#disposed = true;
       this.#plain = false;
-      this.#wasm.free();
+      freeMachine(this, this.#at);
+      this.#at = 0;
     }
   }
 
