@@ -7,7 +7,7 @@ use std::time::Duration;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString, PyTuple, PyType};
-use tripgate_core::binding::{option_slots, OptionKind, OptionSlots, OPTION_KINDS};
+use tripgate_core::binding::{option_slots, OptionKind, OptionSlots, OPTION_GROUPS, OPTION_KINDS};
 use tripgate_core::config::{closest_name, convert, OPTION_NAMES};
 use tripgate_core::{Config, ConfigError};
 
@@ -295,54 +295,67 @@ impl<'py> Fields<'py> {
     }
 }
 
-fn failure_rate<'py>(given: &mut Given<'py>, value: Bound<'py, PyAny>) -> PyResult<()> {
-    let fields = Fields::new(
-        "failure_rate",
-        value.clone(),
-        &[
-            "threshold",
-            "minimum_calls",
-            "window_calls",
-            "window_duration",
-        ],
-        "FailureRate",
-    )?;
-    let threshold = fields.required("threshold")?;
-    let minimum_calls = fields.required("minimum_calls")?;
-    let window = (fields.get("window_calls")?, fields.get("window_duration")?);
-    if window.0.is_some() == window.1.is_some() {
-        return Err(type_error(
-            "failure_rate",
-            "given exactly one of window_calls and window_duration",
-            &value,
-        ));
-    }
-    number(given, "failure_rate.threshold", &threshold)?;
-    count(given, "failure_rate.minimum_calls", &minimum_calls)?;
-    match window {
-        (Some(calls), _) => count(given, "failure_rate.window_calls", &calls),
-        (_, Some(span)) => duration(given, "failure_rate.window_duration", &span),
-        (None, None) => Ok(()),
+/// Reads `value` as the option `option` (one of `OPTION_NAMES`) by the kind
+/// the kit gives it; the seed is read apart (an int, kept exact).
+fn put<'py>(
+    given: &mut Given<'py>,
+    option: &'static str,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<()> {
+    let slot = OPTION_NAMES.iter().position(|name| *name == option);
+    match slot.and_then(|slot| OPTION_KINDS.get(slot)) {
+        Some(OptionKind::Count) => count(given, option, value),
+        Some(OptionKind::Number) => number(given, option, value),
+        Some(OptionKind::Duration) => duration(given, option, value),
+        Some(OptionKind::Group) => group(given, option, value),
+        Some(OptionKind::Seed) | None => Ok(()),
     }
 }
 
-fn backoff<'py>(given: &mut Given<'py>, value: Bound<'py, PyAny>) -> PyResult<()> {
-    let fields = Fields::new(
-        "backoff",
-        value,
-        &["multiplier", "max_reset_timeout", "jitter"],
-        "Backoff",
-    )?;
-    number(given, "backoff.multiplier", &fields.required("multiplier")?)?;
-    duration(
-        given,
-        "backoff.max_reset_timeout",
-        &fields.required("max_reset_timeout")?,
-    )?;
-    match fields.get("jitter")? {
-        Some(jitter) => number(given, "backoff.jitter", &jitter),
-        None => Ok(()),
+/// A group of options (its dataclass, `FailureRate` say, or a mapping),
+/// checked against its shape in the kit's `OPTION_GROUPS`, then each member
+/// read by its kind.
+fn group<'py>(
+    given: &mut Given<'py>,
+    option: &'static str,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<()> {
+    let prefix = format!("{option}.");
+    let members: Vec<&'static str> = OPTION_NAMES
+        .iter()
+        .copied()
+        .filter(|name| name.starts_with(&prefix))
+        .collect();
+    let keys: Vec<&str> = members.iter().map(|m| &m[prefix.len()..]).collect();
+    // `failure_rate` is given as a `FailureRate`.
+    let class: String = option
+        .split('_')
+        .map(|word| word[..1].to_uppercase() + &word[1..])
+        .collect();
+    let fields = Fields::new(option, value.clone(), &keys, &class)?;
+    let shape = OPTION_GROUPS.iter().find(|g| g.name == option);
+    for key in shape.map_or(&[][..], |g| g.required) {
+        fields.required(key)?;
     }
+    if let Some(one_of) = shape
+        .map(|g| g.exactly_one_of)
+        .filter(|keys| !keys.is_empty())
+    {
+        let mut present = 0;
+        for key in one_of {
+            present += usize::from(fields.get(key)?.is_some());
+        }
+        if present != 1 {
+            let expected = format!("given exactly one of {}", one_of.join(" and "));
+            return Err(type_error(option, &expected, value));
+        }
+    }
+    for (member, key) in members.iter().zip(&keys) {
+        if let Some(member_value) = fields.get(key)? {
+            put(given, member, &member_value)?;
+        }
+    }
+    Ok(())
 }
 
 fn callable(option: &str, value: Option<Bound<'_, PyAny>>) -> PyResult<Option<Py<PyAny>>> {
@@ -378,9 +391,6 @@ fn exclude(value: Bound<'_, PyAny>) -> PyResult<Option<Py<PyTuple>>> {
         .transpose()
 }
 
-/// How an option's value is read into the slots.
-type Put = for<'a, 'py> fn(&'a mut Given<'py>, &'static str, &'a Bound<'py, PyAny>) -> PyResult<()>;
-
 /// All the constructor's keyword options.
 #[allow(clippy::too_many_arguments)]
 pub fn parse<'py>(
@@ -405,24 +415,20 @@ pub fn parse<'py>(
     seed: Option<Bound<'py, PyAny>>,
 ) -> PyResult<(Config, BindingOptions)> {
     let mut given = Given::default();
-    for (option, value, put) in [
-        ("failure_tolerance", failure_tolerance, count as Put),
-        ("reset_timeout", reset_timeout, duration),
-        ("half_open_max_calls", half_open_max_calls, count),
-        ("success_threshold", success_threshold, count),
-        ("trial_timeout", trial_timeout, duration),
-        ("max_retry_after", max_retry_after, duration),
-        ("slow_call_duration", slow_call_duration, duration),
+    for (option, value) in [
+        ("failure_tolerance", failure_tolerance),
+        ("failure_rate", failure_rate_value),
+        ("slow_call_duration", slow_call_duration),
+        ("reset_timeout", reset_timeout),
+        ("backoff", backoff_value),
+        ("half_open_max_calls", half_open_max_calls),
+        ("success_threshold", success_threshold),
+        ("trial_timeout", trial_timeout),
+        ("max_retry_after", max_retry_after),
     ] {
         if let Some(value) = optional(value) {
             put(&mut given, option, &value)?;
         }
-    }
-    if let Some(rate) = optional(failure_rate_value) {
-        failure_rate(&mut given, rate)?;
-    }
-    if let Some(b) = optional(backoff_value) {
-        backoff(&mut given, b)?;
     }
     let seed = match optional(seed) {
         Some(s) => {

@@ -8,8 +8,8 @@
 mod common;
 
 use tripgate_core::binding::{
-    reason_names, state_names, CALL_OUTCOMES, ERROR_CODES, EVENTS, MESSAGES, METRICS, STATS_FIELDS,
-    STATS_TIME_FIELDS,
+    reason_names, state_names, OptionKind, CALL_OUTCOMES, ERROR_CODES, EVENTS, MESSAGES, METRICS,
+    OPTION_GROUPS, OPTION_KINDS, STATS_FIELDS, STATS_TIME_FIELDS,
 };
 use tripgate_core::config::OPTION_NAMES;
 use tripgate_core::{Requirement, SnapshotField, SnapshotProblem};
@@ -76,6 +76,21 @@ fn generated() -> String {
             capitalised(about)
         ));
     }
+    let groups: Vec<String> = OPTION_GROUPS
+        .iter()
+        .map(|g| {
+            format!(
+                "{{ name: \"{}\", required: {}, exactlyOneOf: {} }}",
+                g.name,
+                list(g.required),
+                list(g.exactly_one_of)
+            )
+        })
+        .collect();
+    out.push_str(&format!(
+        "\n/** The groups of options: the members that must be given, and those of which exactly one must be. */\nexport const OPTION_GROUPS = [{}];\n",
+        groups.join(", ")
+    ));
     out.push_str(&format!(
         "\n/** The outcomes the metrics count calls by. */\nexport const CALL_OUTCOMES = {};\n",
         list(&CALL_OUTCOMES)
@@ -116,6 +131,30 @@ fn capitalised(text: &str) -> String {
 #[test]
 fn the_generated_js_tables_are_what_the_kit_holds() {
     common::check_generated("../npm/src/generated.js", &generated());
+}
+
+#[test]
+fn every_group_of_options_has_its_shape_and_names_its_own_members() {
+    let groups: Vec<&str> = OPTION_NAMES
+        .iter()
+        .zip(OPTION_KINDS)
+        .filter(|(_, kind)| *kind == OptionKind::Group)
+        .map(|(name, _)| *name)
+        .collect();
+    let shaped: Vec<&str> = OPTION_GROUPS.iter().map(|g| g.name).collect();
+    assert_eq!(
+        shaped, groups,
+        "OPTION_GROUPS lists the Group options, in order"
+    );
+    for group in OPTION_GROUPS {
+        for member in group.required.iter().chain(group.exactly_one_of) {
+            let name = format!("{}.{member}", group.name);
+            assert!(
+                OPTION_NAMES.contains(&name.as_str()),
+                "{name} is not an option"
+            );
+        }
+    }
 }
 
 #[test]

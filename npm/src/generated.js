@@ -33,6 +33,9 @@ export const SNAPSHOT_FIELDS = ["snapshot", "version", "generation", "counters",
 /** What can be wrong with a snapshot field, in the order the module numbers them. */
 export const SNAPSHOT_PROBLEMS = ["is not JSON of the snapshot format", "is not a snapshot version this build reads (1 or 2)", "is above 2^53 - 1", "report more outcomes than were admitted", "is more than the permits released", "does not match the config's failure_rate window", "holds more outcomes than the window's capacity", "holds a bucket outside the window", "holds more failures than calls", "holds the same bucket twice"];
 
+/** The groups of options: the members that must be given, and those of which exactly one must be. */
+export const OPTION_GROUPS = [{ name: "failure_rate", required: ["threshold", "minimum_calls"], exactlyOneOf: ["window_calls", "window_duration"] }, { name: "backoff", required: ["multiplier", "max_reset_timeout"], exactlyOneOf: [] }];
+
 /** The outcomes the metrics count calls by. */
 export const CALL_OUTCOMES = ["success", "failure", "rejected", "released", "timeout"];
 

@@ -6,7 +6,14 @@ import { CircuitOpenError, CallTimeoutError, InvalidSnapshotError, TripgateError
 import { callOptionsProblem, checkedHint, checkedReading, defaultClock, isAbortError, randomSeed } from "./inputs.js";
 import { camel, machineOptions, optionError } from "./options.js";
 import { CallContext, Permit } from "./permit.js";
-import { EVENTS as EVENT_NAMES, OPTION_NAMES as OPTION_SLOTS, REASON_NAMES, STATE_NAMES, STATS_FIELDS as STATS_FIELD_NAMES } from "./generated.js";
+import {
+  EVENTS as EVENT_NAMES,
+  OPTION_GROUPS,
+  OPTION_NAMES as OPTION_SLOTS,
+  REASON_NAMES,
+  STATE_NAMES,
+  STATS_FIELDS as STATS_FIELD_NAMES,
+} from "./generated.js";
 import { snapshotObject, snapshotRecord } from "./snapshot.js";
 import { answer, createMachine, freeMachine, lastProblem, memoryBytes, wasm, windowLimits } from "./wasm.js";
 
@@ -167,8 +174,8 @@ export class CircuitBreaker {
         options[camel(group)][camel(member)] = values[i];
       }
     });
-    for (const group of ["failureRate", "backoff"]) {
-      options[group] = options[group] === null ? null : Object.freeze(options[group]);
+    for (const { name } of OPTION_GROUPS) {
+      Object.freeze(options[camel(name)]);
     }
     Object.assign(options, {
       callTimeout: this.#callTimeout ?? null,

@@ -1,7 +1,10 @@
 // The JS side of option checking: types and shape (numbers, functions,
-// nested objects, unknown and missing keys). Every number is then judged by
-// the core through the wasm module (bindings-wasm/src/options.rs), so ranges,
-// whole numbers and how options constrain each other match every language.
+// nested objects, unknown and missing keys; the groups' shapes are the kit's
+// OPTION_GROUPS). Every number is then judged by the core through the wasm
+// module (the kit's OptionSlots), so ranges, whole numbers and how options
+// constrain each other match every language.
+
+import { OPTION_GROUPS } from "./generated.js";
 
 /** `failure_rate.window_calls` → `failureRate.windowCalls`. */
 export function camel(option) {
@@ -82,12 +85,6 @@ function refuseUnknown(object, names, prefix) {
   }
 }
 
-// The nested options: their keys that must be given (the others are optional).
-const GROUPS = [
-  ["failure_rate", ["threshold", "minimum_calls"]],
-  ["backoff", ["multiplier", "max_reset_timeout"]],
-];
-
 /**
  * Checks `options` (a CircuitBreaker's) and lays out its numbers for the
  * wasm module: `values[i]` holds the option `slots[i]` (the core's option
@@ -111,7 +108,7 @@ export function machineOptions(options, slots) {
     mask |= 1 << slot;
     given.set(option, value);
   };
-  const groups = GROUPS.map(([group]) => group);
+  const groups = OPTION_GROUPS.map(({ name }) => name);
   const topLevel = [...slots.filter((slot) => !slot.includes(".")), ...BINDING_OPTIONS].map(camel);
   refuseUnknown(options, topLevel, "");
   for (const slot of slots) {
@@ -119,7 +116,7 @@ export function machineOptions(options, slots) {
       put(slot, options[camel(slot)]);
     }
   }
-  for (const [group, required] of GROUPS) {
+  for (const { name: group, required, exactlyOneOf } of OPTION_GROUPS) {
     const object = options[camel(group)];
     if (!present(object)) {
       continue;
@@ -135,8 +132,8 @@ export function machineOptions(options, slots) {
         throw new TypeError(`${camel(group)} needs ${camel(key)}`);
       }
     }
-    if (group === "failure_rate" && present(object.windowCalls) === present(object.windowDuration)) {
-      throw typeError(group, "given exactly one of windowCalls and windowDuration", object);
+    if (exactlyOneOf.length !== 0 && exactlyOneOf.filter((key) => present(object[camel(key)])).length !== 1) {
+      throw typeError(group, `given exactly one of ${exactlyOneOf.map(camel).join(" and ")}`, object);
     }
     members.forEach((slot, i) => {
       if (present(object[keys[i]])) {

@@ -11,7 +11,9 @@
 mod options;
 
 pub use crate::config::slot_of;
-pub use options::{option_slots, OptionKind, OptionSlots, OPTION_KINDS};
+pub use options::{
+    option_slots, OptionGroup, OptionKind, OptionSlots, OPTION_GROUPS, OPTION_KINDS,
+};
 
 use crate::machine::Stats;
 use crate::state::{Reason, State};

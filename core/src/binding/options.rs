@@ -48,6 +48,34 @@ pub const OPTION_KINDS: [OptionKind; OPTION_NAMES.len()] = {
     kinds
 };
 
+/// The shape of a group of options (`failure_rate`, `backoff`), which every
+/// binding checks before it puts the members' numbers in their slots: the
+/// members that must be given with the group, and the members of which
+/// exactly one must be given. Members are named without the group's prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OptionGroup {
+    /// The group's option name (its slot's kind is [`OptionKind::Group`]).
+    pub name: &'static str,
+    /// Members that must be given.
+    pub required: &'static [&'static str],
+    /// Members of which exactly one must be given (empty: no such rule).
+    pub exactly_one_of: &'static [&'static str],
+}
+
+/// Every group of options, in the order of [`OPTION_NAMES`].
+pub const OPTION_GROUPS: [OptionGroup; 2] = [
+    OptionGroup {
+        name: "failure_rate",
+        required: &["threshold", "minimum_calls"],
+        exactly_one_of: &["window_calls", "window_duration"],
+    },
+    OptionGroup {
+        name: "backoff",
+        required: &["multiplier", "max_reset_timeout"],
+        exactly_one_of: &[],
+    },
+];
+
 /// Option values in the slots of [`OPTION_NAMES`], durations in units of
 /// `UNIT_NANOS` nanoseconds (1,000,000 for milliseconds, 1,000,000,000 for
 /// seconds: a constant, so that the conversions fold).

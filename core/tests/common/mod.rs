@@ -6,11 +6,11 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde_json::{Map, Value};
-use tripgate_core::config::{convert, slot_of};
-use tripgate_core::{Backoff, Config, ConfigError, FailureRate, OptionValue, Window};
+use tripgate_core::binding::{OptionKind, OptionSlots, OPTION_GROUPS, OPTION_KINDS};
+use tripgate_core::config::OPTION_NAMES;
+use tripgate_core::{Config, ConfigError, OptionValue};
 
 /// A config error as the runner sees it: which option, and whether the
 /// value had the wrong type or was out of range.
@@ -39,114 +39,56 @@ fn type_error(option: &str) -> OptionError {
     }
 }
 
-fn number(
-    obj: &Map<String, Value>,
-    key: &str,
-    option: &'static str,
-) -> Result<Option<f64>, OptionError> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => Ok(n.as_f64()),
-        Some(_) => Err(type_error(option)),
-    }
-}
-
-fn duration(
-    obj: &Map<String, Value>,
-    key: &str,
-    option: &'static str,
-) -> Result<Option<Duration>, OptionError> {
-    match number(obj, key, option)? {
-        None => Ok(None),
-        Some(ms) => Ok(Some(convert::duration(
-            slot_of(option),
-            ms,
-            convert::NANOS_PER_MILLI,
-        )?)),
-    }
-}
-
-fn count(
-    obj: &Map<String, Value>,
-    key: &str,
-    option: &'static str,
-) -> Result<Option<u32>, OptionError> {
-    match number(obj, key, option)? {
-        None => Ok(None),
-        Some(v) => Ok(Some(convert::count(slot_of(option), v)?)),
-    }
-}
-
-fn object<'a>(
-    obj: &'a Map<String, Value>,
-    key: &str,
-) -> Result<Option<&'a Map<String, Value>>, OptionError> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(o)) => Ok(Some(o)),
-        Some(_) => Err(type_error(key)),
-    }
-}
-
 /// The scenario config (snake_case keys, milliseconds) as a core [`Config`],
-/// the way a binding converts its options.
+/// the way a binding converts its options: types and shape checked here
+/// against the kit's lists (`OPTION_NAMES`, `OPTION_KINDS`, `OPTION_GROUPS`),
+/// every number judged by the kit's `OptionSlots`.
 pub fn parse_config(value: &Value) -> Result<Config, OptionError> {
     let empty = Map::new();
-    let obj = value.as_object().unwrap_or(&empty);
-    let mut config = Config::default();
-    if let Some(v) = count(obj, "failure_tolerance", "failure_tolerance")? {
-        config.failure_tolerance = v;
-    }
-    if let Some(rate) = object(obj, "failure_rate")? {
-        let threshold = number(rate, "threshold", "failure_rate.threshold")?
-            .ok_or_else(|| type_error("failure_rate.threshold"))?;
-        let minimum_calls = count(rate, "minimum_calls", "failure_rate.minimum_calls")?
-            .ok_or_else(|| type_error("failure_rate.minimum_calls"))?;
-        let calls = count(rate, "window_calls", "failure_rate.window_calls")?;
-        let span = duration(rate, "window_duration", "failure_rate.window_duration")?;
-        let window = match (calls, span) {
-            (Some(n), None) => Window::Calls(n),
-            (None, Some(d)) => Window::Duration(d),
-            // Exactly one window is required: both or neither is a shape
-            // error of the failure_rate option itself.
-            _ => return Err(type_error("failure_rate")),
+    let options = value.as_object().unwrap_or(&empty);
+    let mut values = [f64::NAN; OPTION_NAMES.len()];
+    let mut mask = 0u32;
+    for (slot, (name, kind)) in OPTION_NAMES.iter().zip(OPTION_KINDS).enumerate() {
+        let (container, key) = match name.split_once('.') {
+            None => (Some(options), *name),
+            Some((group, member)) => (options.get(group).and_then(Value::as_object), member),
         };
-        config.failure_rate = Some(FailureRate {
-            threshold,
-            minimum_calls,
-            window,
-        });
+        let Some(given) = container.and_then(|c| c.get(key)).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        match (kind, given) {
+            (OptionKind::Group, Value::Object(members)) => check_shape(name, members)?,
+            (OptionKind::Group, _) => return Err(type_error(name)),
+            (_, Value::Number(n)) => {
+                values[slot] = n.as_f64().unwrap_or(f64::NAN);
+                mask |= 1 << slot;
+            }
+            _ => return Err(type_error(name)),
+        }
     }
-    config.slow_call_duration = duration(obj, "slow_call_duration", "slow_call_duration")?;
-    if let Some(d) = duration(obj, "reset_timeout", "reset_timeout")? {
-        config.reset_timeout = d;
+    Ok(OptionSlots::<1_000_000> {
+        values: &values,
+        mask,
     }
-    if let Some(b) = object(obj, "backoff")? {
-        config.backoff = Some(Backoff {
-            multiplier: number(b, "multiplier", "backoff.multiplier")?
-                .ok_or_else(|| type_error("backoff.multiplier"))?,
-            max_reset_timeout: duration(b, "max_reset_timeout", "backoff.max_reset_timeout")?
-                .ok_or_else(|| type_error("backoff.max_reset_timeout"))?,
-            jitter: number(b, "jitter", "backoff.jitter")?.unwrap_or(0.0),
-        });
+    .config()?)
+}
+
+/// A group's members against its shape in `OPTION_GROUPS`: a missing
+/// required member is a type error naming it; other than exactly one of an
+/// exclusive set, a type error of the group itself.
+fn check_shape(group: &str, members: &Map<String, Value>) -> Result<(), OptionError> {
+    let Some(shape) = OPTION_GROUPS.iter().find(|g| g.name == group) else {
+        return Ok(());
+    };
+    let given = |key: &str| members.get(key).is_some_and(|v| !v.is_null());
+    if let Some(missing) = shape.required.iter().find(|key| !given(key)) {
+        return Err(type_error(&format!("{group}.{missing}")));
     }
-    if let Some(v) = count(obj, "half_open_max_calls", "half_open_max_calls")? {
-        config.half_open_max_calls = v;
+    let exclusive = shape.exactly_one_of;
+    if !exclusive.is_empty() && exclusive.iter().filter(|key| given(key)).count() != 1 {
+        return Err(type_error(group));
     }
-    if let Some(v) = count(obj, "success_threshold", "success_threshold")? {
-        config.success_threshold = v;
-    }
-    if let Some(d) = duration(obj, "trial_timeout", "trial_timeout")? {
-        config.trial_timeout = d;
-    }
-    if let Some(d) = duration(obj, "max_retry_after", "max_retry_after")? {
-        config.max_retry_after = d;
-    }
-    if let Some(v) = number(obj, "seed", "seed")? {
-        config.seed = Some(convert::seed(v)?);
-    }
-    config.validate()?;
-    Ok(config)
+    Ok(())
 }
 
 /// Fails unless the file at `relative` (to the core crate) holds `expected`;
