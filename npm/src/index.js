@@ -434,11 +434,7 @@ export class CircuitBreaker {
       return;
     }
     if (outcome === "success" && this.#quiet && trial === 0 && !this.#listeners.has("success")) {
-      if (this.#held !== 0 && this.#heldGeneration !== generation) {
-        this.#deliverHeld();
-      }
-      this.#held += 1;
-      this.#heldGeneration = generation;
+      this.#hold(generation);
       return;
     }
     this.#deliverHeld();
@@ -463,6 +459,15 @@ export class CircuitBreaker {
       const duration = reading - started;
       this.#emit(outcome, { error, stale: (flags & STALE) !== 0, slow: (flags & SLOW) !== 0, duration: duration >= 0 ? duration : null });
     }
+  }
+
+  /** Holds back a quiet success of a non-trial permit of `generation`, delivered with the next input. */
+  #hold(generation) {
+    if (this.#held !== 0 && this.#heldGeneration !== generation) {
+      this.#deliverHeld();
+    }
+    this.#held += 1;
+    this.#heldGeneration = generation;
   }
 
   /** The Retry-After hint `retryAfterHint` finds in a failed call's error or result: milliseconds, or NaN. */
@@ -636,7 +641,13 @@ export class CircuitBreaker {
       this.#reportError(generation, 0, 0, error, NaN);
       throw error;
     }
-    this.#reportValue(generation, 0, 0, value, NaN);
+    // Still plain (no listener wants the success) and quiet: held back
+    // without the general report's checks.
+    if (this.#plain && this.#quiet && this.#isResultFailure === undefined) {
+      this.#hold(generation);
+    } else {
+      this.#reportValue(generation, 0, 0, value, NaN);
+    }
     return value;
   }
 
