@@ -633,22 +633,28 @@ export class CircuitBreaker {
   }
 
   /** #run for a plain call (no fallback, nothing timed, not a trial): fewer arguments on the hot path. */
-  async #runPlain(fn, generation) {
-    let value;
+  #runPlain(fn, generation) {
+    let result;
     try {
-      value = await fn(new CallContext());
+      result = fn(new CallContext());
     } catch (error) {
       this.#reportError(generation, 0, 0, error, NaN);
-      throw error;
+      return Promise.reject(error);
     }
-    // Still plain (no listener wants the success) and quiet: held back
-    // without the general report's checks.
-    if (this.#plain && this.#quiet && this.#isResultFailure === undefined) {
-      this.#hold(generation);
-    } else {
-      this.#reportValue(generation, 0, 0, value, NaN);
-    }
-    return value;
+    return Promise.resolve(result).then(
+      (value) => {
+        if (this.#plain && this.#quiet && this.#isResultFailure === undefined) {
+          this.#hold(generation);
+        } else {
+          this.#reportValue(generation, 0, 0, value, NaN);
+        }
+        return value;
+      },
+      (error) => {
+        this.#reportError(generation, 0, 0, error, NaN);
+        throw error;
+      },
+    );
   }
 
   /** The fast path: no timer, and an AbortController only if fn reads `signal`. */
