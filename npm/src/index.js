@@ -93,6 +93,10 @@ export class CircuitBreaker {
   #heldGeneration = 0;
   /** Whether a success now changes nothing but counters (the machine's answer, kept likewise). */
   #quiet = false;
+  /** The generation whose plain calls #onPlainValue and #onPlainError settle. */
+  #plainGeneration = -1;
+  #onPlainValue;
+  #onPlainError;
   #listeners = new Map();
   #isFailure;
   #isResultFailure;
@@ -634,6 +638,9 @@ export class CircuitBreaker {
 
   /** #run for a plain call (no fallback, nothing timed, not a trial): fewer arguments on the hot path. */
   #runPlain(fn, generation) {
+    if (generation !== this.#plainGeneration) {
+      this.#makePlainHandlers(generation);
+    }
     let result;
     try {
       result = fn(new CallContext());
@@ -641,20 +648,29 @@ export class CircuitBreaker {
       this.#reportError(generation, 0, 0, error, NaN);
       return Promise.reject(error);
     }
-    return Promise.resolve(result).then(
-      (value) => {
-        if (this.#plain && this.#quiet && this.#isResultFailure === undefined) {
-          this.#hold(generation);
-        } else {
-          this.#reportValue(generation, 0, 0, value, NaN);
-        }
-        return value;
-      },
-      (error) => {
-        this.#reportError(generation, 0, 0, error, NaN);
-        throw error;
-      },
-    );
+    return Promise.resolve(result).then(this.#onPlainValue, this.#onPlainError);
+  }
+
+  /**
+   * The handlers of plain calls' outcomes in `generation`, made once per
+   * generation rather than once per call (they hold nothing else).
+   */
+  #makePlainHandlers(generation) {
+    this.#plainGeneration = generation;
+    this.#onPlainValue = (value) => {
+      // Still plain (no listener wants the success) and quiet: held back
+      // without the general report's checks.
+      if (this.#plain && this.#quiet && this.#isResultFailure === undefined) {
+        this.#hold(generation);
+      } else {
+        this.#reportValue(generation, 0, 0, value, NaN);
+      }
+      return value;
+    };
+    this.#onPlainError = (error) => {
+      this.#reportError(generation, 0, 0, error, NaN);
+      throw error;
+    };
   }
 
   /** The fast path: no timer, and an AbortController only if fn reads `signal`. */
