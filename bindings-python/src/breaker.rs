@@ -3,7 +3,7 @@
 //! every state decision is the machine's. The mutex is never held while
 //! Python code runs (the protected call, a clock, a listener, a predicate).
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use pyo3::exceptions::{PyException, PyTypeError};
@@ -12,7 +12,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use pyo3::PyTraverseError;
 use tripgate_core::{
-    Config, Decision, Machine, Permit, Rejection, RestoreError, Snapshot, State, Transition,
+    Config, Decision, Locked, Machine, Permit, Rejection, RestoreError, SharedMachine, Snapshot,
+    State, Transition,
 };
 
 use crate::clock::{seconds, TimeSource};
@@ -52,7 +53,8 @@ fn ask(
 /// The native half of `tripgate.CircuitBreaker`.
 #[pyclass(module = "tripgate._native", name = "Breaker", subclass, frozen)]
 pub struct Breaker {
-    machine: Mutex<Machine>,
+    /// The machine, with the lock-free path of its closed state.
+    machine: SharedMachine,
     config: Config,
     time: TimeSource,
     name: Option<Py<PyString>>,
@@ -146,9 +148,8 @@ impl Admission {
 }
 
 impl Breaker {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Machine> {
-        // The machine never panics; a poisoned lock still guards a consistent machine.
-        self.machine.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn lock(&self) -> Locked<'_> {
+        self.machine.lock()
     }
 
     /// Runs `f` on the machine with the current time, then emits the state
@@ -351,7 +352,39 @@ impl Breaker {
     /// a fresh `CircuitOpenError`.
     /// Every clock reading happens before the machine is asked: a failing
     /// clock's error is returned with nothing admitted.
+    /// Whether a call needs nothing but a permit and its outcome: no call
+    /// timeout, no listener of calls, no injected clock to read.
+    fn is_plain(&self) -> bool {
+        self.call_timeout.is_none()
+            && !self.listeners.wants_calls()
+            && matches!(self.time, TimeSource::Monotonic { .. })
+    }
+
+    /// The generation of a plain call's permit taken without the lock, when
+    /// the machine has opened that path (closed, nothing time-based); None:
+    /// ask it under the lock.
+    fn try_acquire_plain(&self) -> Option<u64> {
+        if !self.is_plain() {
+            return None;
+        }
+        self.machine
+            .try_acquire_fast()
+            .map(|permit| permit.into_raw().0)
+    }
+
+    /// Reports the success of a plain call's permit of `generation` without
+    /// the lock, when it can only count; false: report it under the lock.
+    fn succeed_plain(&self, generation: u64) -> bool {
+        self.is_plain()
+            && self
+                .machine
+                .succeed_fast(&Permit::from_raw(generation, 0, 0))
+    }
+
     pub fn acquire(&self, py: Python<'_>) -> PyResult<Result<Admission, Rejection>> {
+        if let Some(generation) = self.try_acquire_plain() {
+            return Ok(Ok(Admission::plain(generation)));
+        }
         let injected = self.time.custom(py)?;
         let measured = self.call_timeout.is_some() || self.listeners.wants_calls();
         let started = if measured {
@@ -457,6 +490,14 @@ impl Breaker {
         };
         let (generation, acquired_at, trial) = admission.raw;
         let permit = Permit::from_raw(generation, acquired_at, trial);
+        // A plain call's success, on a still-open lock-free path.
+        if outcome == Outcome::Success
+            && matches!(read, Reading::Unread)
+            && trial == 0
+            && self.succeed_plain(generation)
+        {
+            return;
+        }
         let failed = outcome == Outcome::Failure;
         let cause = error.filter(|_| failed);
         let report = self.operate_report(py, read, failed, cause, |m, now| match (outcome, hint) {
@@ -630,6 +671,9 @@ impl Breaker {
     fn _begin(slf: &Bound<'_, Self>) -> PyResult<PyObject> {
         let py = slf.py();
         let this = slf.get();
+        if let Some(generation) = this.try_acquire_plain() {
+            return Ok(generation.into_pyobject(py)?.into_any().unbind());
+        }
         let admission = this.acquire_or_raise(py)?;
         let (generation, _, trial) = admission.raw;
         if trial == 0 && admission.started.is_none() && !admission.issue_time_matters {
@@ -655,6 +699,9 @@ impl Breaker {
                 permit._settle_result(py, outcome)
             };
         };
+        if !raised && self.is_result_failure.is_none() && self.succeed_plain(generation) {
+            return Ok(());
+        }
         let admission = Admission::plain(generation);
         if raised {
             let counted = self.classify_error(py, &outcome);
@@ -899,7 +946,7 @@ impl Breaker {
                 .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?,
         };
         Ok(Breaker {
-            machine: Mutex::new(machine),
+            machine: SharedMachine::new(machine),
             config,
             time,
             name: binding.name.map(|n| PyString::new(py, &n).unbind()),

@@ -13,14 +13,13 @@
 use core::any::Any;
 use core::fmt;
 use core::future::Future;
-use std::ops::{Deref, DerefMut};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{Config, ConfigError};
-use crate::fast_path::FastPath;
 use crate::machine::{Decision, Machine, Permit, Rejection, Stats};
+use crate::shared::{Locked, SharedMachine};
 use crate::snapshot::{RestoreError, Snapshot};
 use crate::state::{State, Transition};
 
@@ -260,8 +259,7 @@ std::thread_local! {
 /// assert_eq!(breaker.stats().admitted, 1);
 /// ```
 pub struct CircuitBreaker<C: Clock = DefaultClock> {
-    machine: Mutex<Machine>,
-    fast: FastPath,
+    machine: SharedMachine,
     clock: C,
     listener: Option<Listener>,
     error_listener: Option<ErrorListener>,
@@ -311,11 +309,8 @@ impl<C: Clock> CircuitBreaker<C> {
     }
 
     fn around(machine: Machine, clock: C) -> Self {
-        let fast = FastPath::new();
-        fast.arm(&machine);
         CircuitBreaker {
-            machine: Mutex::new(machine),
-            fast,
+            machine: SharedMachine::new(machine),
             clock,
             listener: None,
             error_listener: None,
@@ -351,15 +346,7 @@ impl<C: Clock> CircuitBreaker<C> {
         // The machine does not panic, and the clock, the only user code run
         // under the lock, is read with its panic caught (see `with_machine_then`): the
         // lock is never poisoned by this breaker.
-        let mut machine = self
-            .machine
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.fast.fold(&mut machine);
-        Locked {
-            machine,
-            fast: &self.fast,
-        }
+        self.machine.lock()
     }
 
     /// Runs `f` under the machine's lock with the current time, then hands
@@ -486,7 +473,7 @@ impl<C: Clock> CircuitBreaker<C> {
     /// unreported. A clock that panics here propagates, with nothing admitted.
     #[inline]
     pub fn try_acquire(&self) -> Result<PermitGuard<'_, C>, Rejection> {
-        if let Some(permit) = self.fast.acquire() {
+        if let Some(permit) = self.machine.try_acquire_fast() {
             return Ok(PermitGuard {
                 breaker: self,
                 permit: Some(permit),
@@ -587,34 +574,6 @@ impl<C: Clock> CircuitBreaker<C> {
     }
 }
 
-/// The machine under the breaker's lock. Releasing it arms the fast path
-/// again when the machine allows it.
-struct Locked<'a> {
-    machine: MutexGuard<'a, Machine>,
-    fast: &'a FastPath,
-}
-
-impl Deref for Locked<'_> {
-    type Target = Machine;
-
-    fn deref(&self) -> &Machine {
-        &self.machine
-    }
-}
-
-impl DerefMut for Locked<'_> {
-    fn deref_mut(&mut self) -> &mut Machine {
-        &mut self.machine
-    }
-}
-
-impl Drop for Locked<'_> {
-    fn drop(&mut self) {
-        // Still under the lock: the field's guard is dropped after this.
-        self.fast.arm(&self.machine);
-    }
-}
-
 #[cold]
 fn take_transitions(machine: &mut Machine) -> Vec<Transition> {
     std::iter::from_fn(|| machine.poll_transition()).collect()
@@ -664,7 +623,7 @@ impl<C: Clock> PermitGuard<'_, C> {
     #[inline]
     fn report(mut self, outcome: Outcome) {
         if let Some(permit) = self.permit.take() {
-            if outcome == Outcome::Success && self.breaker.fast.success(&permit) {
+            if outcome == Outcome::Success && self.breaker.machine.succeed_fast(&permit) {
                 return;
             }
             self.breaker.report_locked(permit, outcome);

@@ -56,6 +56,8 @@ pub mod binding;
 mod breaker;
 #[cfg(feature = "std")]
 mod fast_path;
+#[cfg(feature = "std")]
+mod shared;
 /// The atomics `fast_path` uses (loom's in `core/loom/`).
 #[cfg(feature = "std")]
 mod sync {
@@ -84,6 +86,8 @@ pub use machine::{
     Counters, Decision, Machine, Permit, Rejection, Report, Stats, MAX_COUNT,
     MAX_PENDING_TRANSITIONS,
 };
+#[cfg(feature = "std")]
+pub use shared::{Locked, SharedMachine};
 pub use snapshot::{
     BucketSnapshot, RestoreError, Snapshot, SnapshotField, SnapshotProblem, WindowSnapshot,
     SNAPSHOT_VERSION,
