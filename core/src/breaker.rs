@@ -620,7 +620,7 @@ impl<C: Clock> PermitGuard<'_, C> {
         self.report(Outcome::Released)
     }
 
-    #[inline]
+    #[inline(always)]
     fn report(mut self, outcome: Outcome) {
         if let Some(permit) = self.permit.take() {
             if outcome == Outcome::Success && self.breaker.machine.succeed_fast(&permit) {
