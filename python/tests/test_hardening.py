@@ -564,3 +564,44 @@ def test_options_are_readable_and_complete() -> None:
     # The options build an equal breaker.
     again = CircuitBreaker(**options)
     assert again.options == options
+
+
+def test_threads_mixing_lock_free_successes_with_locked_failures_count_every_call() -> None:
+    # Plain successes take the lock-free path (one compare-and-swap each);
+    # failures, stats and permits take the lock, which folds the path's
+    # calls in first. Whatever the interleaving, every call is counted once.
+    breaker = CircuitBreaker(failure_tolerance=1_000_000)
+    calls, failures_each, threads_count = 2_000, 50, 4
+    errors: List[BaseException] = []
+
+    def ok() -> int:
+        return 1
+
+    def boom() -> None:
+        raise ValueError("boom")
+
+    def work(n: int) -> None:
+        try:
+            for i in range(calls):
+                if i % (calls // failures_each) == 0:
+                    with pytest.raises(ValueError):
+                        breaker.call(boom)
+                else:
+                    breaker.call(ok)
+                if i % 97 == n:
+                    stats = breaker.stats()
+                    assert stats.admitted == stats.successes + stats.failures + stats.released + stats.in_flight
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(threads_count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    stats = breaker.stats()
+    assert stats.admitted == calls * threads_count
+    assert stats.failures == failures_each * threads_count
+    assert stats.successes == (calls - failures_each) * threads_count
+    assert stats.in_flight == 0 and stats.released == 0
