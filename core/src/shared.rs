@@ -16,6 +16,22 @@ use crate::{Machine, Permit};
 /// the path opens only while the machine says an acquire cannot be refused
 /// and a success can only count, and the calls it takes reach the machine,
 /// as the same inputs, the next time the lock is taken.
+///
+/// ```
+/// use tripgate_core::{Config, Decision, Machine, SharedMachine};
+///
+/// let shared = SharedMachine::new(Machine::new(Config::default(), 0).unwrap());
+/// // Closed, nothing time-based: the path is open.
+/// let permit = shared.try_acquire_fast().expect("admitted without the lock");
+/// assert!(shared.succeed_fast(&permit));
+/// // Anything else goes through the lock, which hands the machine those calls first.
+/// let mut machine = shared.lock();
+/// assert_eq!(machine.stats(0).admitted, 1);
+/// assert_eq!(machine.stats(0).successes, 1);
+/// let Decision::Admitted(p) = machine.try_acquire(0) else { unreachable!() };
+/// machine.on_failure(p, 0);
+/// assert_eq!(machine.stats(0).failures, 1);
+/// ```
 pub struct SharedMachine {
     machine: Mutex<Machine>,
     fast: FastPath,
