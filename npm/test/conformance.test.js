@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 
 import Ajv2020 from "ajv/dist/2020.js";
 
-import { CircuitBreaker, CircuitOpenError, InvalidSnapshotError } from "../dist/index.js";
+import { CircuitBreaker, CircuitBreakerGroup, CircuitOpenError, InvalidSnapshotError } from "../dist/index.js";
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "tests", "conformance", "scenarios");
 const files = readdirSync(dir)
@@ -359,6 +359,62 @@ async function runSteps(run, scenario, how) {
   }
 }
 
+/** A group scenario's steps through CircuitBreakerGroup (see schema.json, group_step). */
+async function runGroup(scenario) {
+  const group = new CircuitBreakerGroup({ ...jsOptions(scenario.config), maxBreakers: scenario.group.max_breakers });
+  const held = new Map();
+  const failure = new Error("the scenario's failing call");
+  for (const [index, step] of scenario.group.steps.entries()) {
+    const where = `step ${index} (${step.op} ${step.key ?? ""})`;
+    let error;
+    try {
+      switch (step.op) {
+        case "get":
+          group.get(step.key);
+          break;
+        case "call_succeeds":
+          assert.equal(await group.execute(step.key, async () => "ok"), "ok", where);
+          break;
+        case "call_fails":
+          await group
+            .execute(step.key, async () => {
+              throw failure;
+            })
+            .then(
+              () => assert.fail(`${where}: the failing call returned`),
+              (e) => {
+                if (e !== failure) throw e;
+              },
+            );
+          break;
+        case "hold": {
+          const permit = group.get(step.key).tryAcquire();
+          assert.ok(permit, `${where}: no permit`);
+          held.set(step.key, permit);
+          break;
+        }
+        case "settle_held":
+          held.get(step.key).success();
+          held.delete(step.key);
+          break;
+        case "force_closed":
+          group.get(step.key).forceClosed();
+          break;
+        case "keys":
+          assert.deepEqual(group.keys(), step.expect, where);
+          break;
+      }
+    } catch (e) {
+      error = e;
+    }
+    if (step.expect_error !== undefined) {
+      assert.equal(error?.code, step.expect_error, `${where}: ${error?.message ?? "no error"}`);
+    } else if (error !== undefined) {
+      throw error;
+    }
+  }
+}
+
 for (const file of files) {
   test(file.replace(/\.json$/, ""), async () => {
     const scenario = JSON.parse(readFileSync(join(dir, file), "utf8"));
@@ -378,6 +434,8 @@ for (const file of files) {
           return true;
         },
       );
+    } else if (scenario.group) {
+      await runGroup(scenario);
     } else if (scenario.whole_calls) {
       await runSteps(new CallRun(scenario), scenario, "whole calls");
     } else {

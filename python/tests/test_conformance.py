@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import jsonschema
 import pytest
-from tripgate import CircuitBreaker, CircuitOpenError, InvalidSnapshotError, Permit, _native
+from tripgate import CircuitBreaker, CircuitBreakerGroup, CircuitOpenError, InvalidSnapshotError, Permit, _native
 
 SCENARIOS = pathlib.Path(__file__).resolve().parents[2] / "tests" / "conformance" / "scenarios"
 FILES = sorted(SCENARIOS.glob("*.json"))
@@ -378,6 +378,44 @@ def run_steps(run: Any, scenario: Dict[str, Any], how: str) -> None:
             assert matches(step["expect"], actual), f"{how}: step {index} ({step['op']}): expected {step['expect']}, got {actual}"
 
 
+def run_group(scenario: Dict[str, Any]) -> None:
+    """A group scenario's steps through CircuitBreakerGroup (see schema.json, group_step)."""
+    group = CircuitBreakerGroup(max_breakers=scenario["group"]["max_breakers"], **seconds_options(scenario["config"]))
+    held: Dict[str, Permit] = {}
+
+    def fail() -> None:
+        raise Failed("the scenario's failing call")
+
+    for index, step in enumerate(scenario["group"]["steps"]):
+        where = f"step {index} ({step['op']} {step.get('key', '')})"
+        error: Optional[BaseException] = None
+        try:
+            op, key = step["op"], step.get("key", "")
+            if op == "get":
+                group.get(key)
+            elif op == "call_succeeds":
+                assert group.call(key, lambda: "ok") == "ok", where
+            elif op == "call_fails":
+                with pytest.raises(Failed):
+                    group.call(key, fail)
+            elif op == "hold":
+                permit = group.get(key).try_acquire()
+                assert permit is not None, where
+                held[key] = permit
+            elif op == "settle_held":
+                held.pop(key).success()
+            elif op == "force_closed":
+                group.get(key).force_closed()
+            elif op == "keys":
+                assert group.keys() == step["expect"], where
+        except Exception as caught:
+            error = caught
+        if "expect_error" in step:
+            assert getattr(error, "code", None) == step["expect_error"], f"{where}: {error!r}"
+        elif error is not None:
+            raise error
+
+
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_scenario(path: pathlib.Path) -> None:
     scenario = json.loads(path.read_text())
@@ -393,6 +431,8 @@ def test_scenario(path: pathlib.Path) -> None:
         if "value" in expected_error:
             shown = repr(python_option_value(expected_error["option"], expected_error["value"]))
             assert shown in message, (shown, message)
+    elif scenario.get("group"):
+        run_group(scenario)
     elif scenario.get("whole_calls"):
         call_run = CallRun(scenario)
         try:
