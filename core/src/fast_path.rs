@@ -124,7 +124,7 @@ impl FastPath {
             return;
         }
         let (acquires, successes) = ((word >> 16) & COUNT_MASK, word & COUNT_MASK);
-        if machine.quiet_calls(acquires, successes) {
+        if machine.quiet_calls(machine.generation(), acquires, successes) {
             return;
         }
         // Not reached while the word is armed only in that state (see

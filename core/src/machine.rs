@@ -487,17 +487,20 @@ impl Machine {
 
     /// Hands over, in one input, what `acquires` calls of [`try_acquire`]
     /// and then `successes` calls of [`on_success`] with non-trial permits
-    /// of the current generation, all at the latest time, would do while
-    /// successes are quiet and no clock is needed (closed or forced closed,
-    /// no failure-rate window, no slow-call limit): admit and succeed,
-    /// which only counts. Returns false, changing nothing, in any other
-    /// state. The thread-safe breaker's lock-free path delivers its calls
-    /// with it; `core/tests/fast_path.rs` checks it against the calls.
+    /// of `generation`, all at the latest time, would do while `generation`
+    /// is the current one, successes are quiet and no clock is needed
+    /// (closed or forced closed, no failure-rate window, no slow-call
+    /// limit): admit and succeed, which only counts. Returns false,
+    /// changing nothing, otherwise (a caller then reports one by one, and
+    /// an older generation's successes are stale). The thread-safe
+    /// breaker's lock-free path and the JS binding's held-back successes
+    /// are delivered with it; `core/tests/fast_path.rs` checks it against
+    /// the calls.
     ///
     /// [`try_acquire`]: Machine::try_acquire
     /// [`on_success`]: Machine::on_success
-    pub fn quiet_calls(&mut self, acquires: u64, successes: u64) -> bool {
-        if !self.success_is_quiet() || self.needs_clock() {
+    pub fn quiet_calls(&mut self, generation: u64, acquires: u64, successes: u64) -> bool {
+        if generation != self.generation || !self.success_is_quiet() || self.needs_clock() {
             return false;
         }
         self.counters.admitted += acquires;
