@@ -7,7 +7,9 @@ use std::time::Duration;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString, PyTuple, PyType};
-use tripgate_core::binding::{option_slots, OptionKind, OptionSlots, OPTION_GROUPS, OPTION_KINDS};
+use tripgate_core::binding::{
+    option_slots, OptionKind, OptionSlots, ShapeError, OPTION_GROUPS, OPTION_KINDS,
+};
 use tripgate_core::config::{closest_name, convert, OPTION_NAMES};
 use tripgate_core::{Config, ConfigError};
 
@@ -245,7 +247,6 @@ fn optional<'py>(value: Option<Bound<'py, PyAny>>) -> Option<Bound<'py, PyAny>> 
 /// Reads the fields of a `FailureRate`/`Backoff` dataclass or of a mapping,
 /// rejecting unknown keys.
 struct Fields<'py> {
-    option: &'static str,
     source: Bound<'py, PyAny>,
 }
 
@@ -278,7 +279,7 @@ impl<'py> Fields<'py> {
         } else if !source.hasattr(known[0])? {
             return Err(type_error(option, &format!("a {kind} or a dict"), &source));
         }
-        Ok(Fields { option, source })
+        Ok(Fields { source })
     }
 
     fn get(&self, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
@@ -287,11 +288,6 @@ impl<'py> Fields<'py> {
             Err(_) => self.source.getattr(key).ok(),
         };
         Ok(optional(value))
-    }
-
-    fn required(&self, key: &str) -> PyResult<Bound<'py, PyAny>> {
-        self.get(key)?
-            .ok_or_else(|| PyTypeError::new_err(format!("{} needs {key}", self.option)))
     }
 }
 
@@ -333,21 +329,26 @@ fn group<'py>(
         .map(|word| word[..1].to_uppercase() + &word[1..])
         .collect();
     let fields = Fields::new(option, value.clone(), &keys, &class)?;
-    let shape = OPTION_GROUPS.iter().find(|g| g.name == option);
-    for key in shape.map_or(&[][..], |g| g.required) {
-        fields.required(key)?;
-    }
-    if let Some(one_of) = shape
-        .map(|g| g.exactly_one_of)
-        .filter(|keys| !keys.is_empty())
-    {
-        let mut present = 0;
-        for key in one_of {
-            present += usize::from(fields.get(key)?.is_some());
+    let mut present = Vec::new();
+    for key in &keys {
+        if fields.get(key)?.is_some() {
+            present.push(*key);
         }
-        if present != 1 {
-            let expected = format!("given exactly one of {}", one_of.join(" and "));
-            return Err(type_error(option, &expected, value));
+    }
+    if let Some(shape) = OPTION_GROUPS.iter().find(|g| g.name == option) {
+        match shape.check(|key| present.contains(&key)) {
+            Ok(()) => {}
+            Err(ShapeError::Missing(key)) => {
+                return Err(PyTypeError::new_err(format!("{option} needs {key}")));
+            }
+            Err(ShapeError::NotExactlyOne) => {
+                let one_of = shape.exactly_one_of.join(" and ");
+                return Err(type_error(
+                    option,
+                    &format!("given exactly one of {one_of}"),
+                    value,
+                ));
+            }
         }
     }
     for (member, key) in members.iter().zip(&keys) {

@@ -62,6 +62,32 @@ pub struct OptionGroup {
     pub exactly_one_of: &'static [&'static str],
 }
 
+/// What is wrong with a group's shape (see [`OptionGroup::check`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShapeError {
+    /// A required member is not given: this one.
+    Missing(&'static str),
+    /// Not exactly one of the exclusive members is given.
+    NotExactlyOne,
+}
+
+impl OptionGroup {
+    /// The group's shape given which members are present (`given(member)`),
+    /// the first problem found: required members in order, then the
+    /// exclusive set. Each binding turns the answer into its language's
+    /// type error (JS spells the same rule from the generated table).
+    pub fn check(&self, given: impl Fn(&str) -> bool) -> Result<(), ShapeError> {
+        if let Some(missing) = self.required.iter().find(|member| !given(member)) {
+            return Err(ShapeError::Missing(missing));
+        }
+        let exclusive = self.exactly_one_of;
+        if !exclusive.is_empty() && exclusive.iter().filter(|member| given(member)).count() != 1 {
+            return Err(ShapeError::NotExactlyOne);
+        }
+        Ok(())
+    }
+}
+
 /// Every group of options, in the order of [`OPTION_NAMES`].
 pub const OPTION_GROUPS: [OptionGroup; 2] = [
     OptionGroup {

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use serde_json::{Map, Value};
-use tripgate_core::binding::{OptionKind, OptionSlots, OPTION_GROUPS, OPTION_KINDS};
+use tripgate_core::binding::{OptionKind, OptionSlots, ShapeError, OPTION_GROUPS, OPTION_KINDS};
 use tripgate_core::config::OPTION_NAMES;
 use tripgate_core::{Config, ConfigError, OptionValue};
 
@@ -80,15 +80,11 @@ fn check_shape(group: &str, members: &Map<String, Value>) -> Result<(), OptionEr
     let Some(shape) = OPTION_GROUPS.iter().find(|g| g.name == group) else {
         return Ok(());
     };
-    let given = |key: &str| members.get(key).is_some_and(|v| !v.is_null());
-    if let Some(missing) = shape.required.iter().find(|key| !given(key)) {
-        return Err(type_error(&format!("{group}.{missing}")));
+    match shape.check(|key| members.get(key).is_some_and(|v| !v.is_null())) {
+        Ok(()) => Ok(()),
+        Err(ShapeError::Missing(missing)) => Err(type_error(&format!("{group}.{missing}"))),
+        Err(ShapeError::NotExactlyOne) => Err(type_error(group)),
     }
-    let exclusive = shape.exactly_one_of;
-    if !exclusive.is_empty() && exclusive.iter().filter(|key| given(key)).count() != 1 {
-        return Err(type_error(group));
-    }
-    Ok(())
 }
 
 /// Fails unless the file at `relative` (to the core crate) holds `expected`;
