@@ -11,6 +11,7 @@ use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use pyo3::PyTraverseError;
+use tripgate_core::binding::{STATS_FIELDS, STATS_TIME_FIELDS};
 use tripgate_core::{
     Config, Decision, Locked, Machine, Permit, Rejection, RestoreError, SharedMachine, Snapshot,
     State, Transition,
@@ -576,61 +577,13 @@ impl Breaker {
 
 #[pymethods]
 impl Breaker {
+    /// Every option by its keyword (the Python layer's `__init__` lists them).
     #[new]
-    #[pyo3(signature = (
-        *, failure_tolerance=None, failure_rate=None, slow_call_duration=None, reset_timeout=None,
-        backoff=None, half_open_max_calls=None, success_threshold=None, trial_timeout=None,
-        max_retry_after=None, call_timeout=None, is_failure=None, is_result_failure=None,
-        retry_after_hint=None, fallback=None, exclude=None, clock=None, name=None, seed=None,
-        **unknown
-    ))]
-    #[allow(clippy::too_many_arguments)]
-    fn new<'py>(
-        py: Python<'py>,
-        failure_tolerance: Option<Bound<'py, PyAny>>,
-        failure_rate: Option<Bound<'py, PyAny>>,
-        slow_call_duration: Option<Bound<'py, PyAny>>,
-        reset_timeout: Option<Bound<'py, PyAny>>,
-        backoff: Option<Bound<'py, PyAny>>,
-        half_open_max_calls: Option<Bound<'py, PyAny>>,
-        success_threshold: Option<Bound<'py, PyAny>>,
-        trial_timeout: Option<Bound<'py, PyAny>>,
-        max_retry_after: Option<Bound<'py, PyAny>>,
-        call_timeout: Option<Bound<'py, PyAny>>,
-        is_failure: Option<Bound<'py, PyAny>>,
-        is_result_failure: Option<Bound<'py, PyAny>>,
-        retry_after_hint: Option<Bound<'py, PyAny>>,
-        fallback: Option<Bound<'py, PyAny>>,
-        exclude: Option<Bound<'py, PyAny>>,
-        clock: Option<Bound<'py, PyAny>>,
-        name: Option<Bound<'py, PyAny>>,
-        seed: Option<Bound<'py, PyAny>>,
-        unknown: Option<&Bound<'py, PyDict>>,
-    ) -> PyResult<Self> {
+    #[pyo3(signature = (**options))]
+    fn new(py: Python<'_>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         // Taken first: nothing this constructor calls (a clock) may use it.
         let restoring = RESTORING.with_borrow_mut(Option::take);
-        options::refuse_unknown(unknown)?;
-        let (config, binding) = options::parse(
-            py,
-            failure_tolerance,
-            failure_rate,
-            slow_call_duration,
-            reset_timeout,
-            backoff,
-            half_open_max_calls,
-            success_threshold,
-            trial_timeout,
-            max_retry_after,
-            call_timeout,
-            is_failure,
-            is_result_failure,
-            retry_after_hint,
-            fallback,
-            exclude,
-            clock,
-            name,
-            seed,
-        )?;
+        let (config, binding) = options::parse(py, options)?;
         Self::build(py, config, binding, restoring)
     }
 
@@ -758,25 +711,17 @@ impl Breaker {
     fn _stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.operate(py, true, |m, now| m.stats(now))?;
         let d = PyDict::new(py);
-        d.set_item("state", s.state.name())?;
-        d.set_item("generation", s.generation)?;
-        d.set_item("admitted", s.admitted)?;
-        d.set_item("successes", s.successes)?;
-        d.set_item("failures", s.failures)?;
-        d.set_item("slow_calls", s.slow_calls)?;
-        d.set_item("rejections", s.rejections)?;
-        d.set_item("released", s.released)?;
-        d.set_item("stale_outcomes", s.stale_outcomes)?;
-        d.set_item("trial_timeouts", s.trial_timeouts)?;
-        d.set_item("abandoned", s.abandoned)?;
-        d.set_item("consecutive_failures", s.consecutive_failures)?;
-        d.set_item("window_calls", s.window_calls)?;
-        d.set_item("window_failures", s.window_failures)?;
-        d.set_item("failure_rate", s.failure_rate)?;
-        d.set_item("trials_in_flight", s.trials_in_flight)?;
-        d.set_item("in_flight", s.in_flight())?;
-        d.set_item("last_transition_at", s.last_transition_at.map(seconds))?;
-        d.set_item("retry_after", s.retry_after.map(|r| r.as_secs_f64()))?;
+        // The kit's numbers: times in seconds, absent figures NaN, counters
+        // exact (the machine stops them at 2^53 - 1).
+        for (field, value) in STATS_FIELDS.iter().zip(s.field_values(1e9)) {
+            match *field {
+                _ if value.is_nan() => d.set_item(field, py.None())?,
+                "state" => d.set_item(field, s.state.name())?,
+                "failure_rate" => d.set_item(field, value)?,
+                _ if STATS_TIME_FIELDS.contains(field) => d.set_item(field, value)?,
+                _ => d.set_item(field, value as u64)?,
+            }
+        }
         Ok(d)
     }
 

@@ -36,18 +36,21 @@ pub fn unknown_option(name: &str, candidates: &[&str]) -> PyErr {
     PyTypeError::new_err(format!("{name} is not an option of CircuitBreaker{hint}"))
 }
 
-/// Refuses the first of `unknown` (the keywords no parameter took).
-pub fn refuse_unknown(unknown: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
-    let Some((key, _)) = unknown.and_then(|u| u.iter().next()) else {
-        return Ok(());
-    };
+/// Refuses the first of `options` that is not an option of `CircuitBreaker`.
+fn refuse_unknown(options: &Bound<'_, PyDict>) -> PyResult<()> {
     let candidates: Vec<&str> = OPTION_NAMES
         .iter()
         .copied()
         .filter(|name| !name.contains('.'))
         .chain(BINDING_OPTION_NAMES)
         .collect();
-    Err(unknown_option(&key.to_string(), &candidates))
+    for key in options.keys() {
+        let key = key.to_string();
+        if !candidates.contains(&key.as_str()) {
+            return Err(unknown_option(&key, &candidates));
+        }
+    }
+    Ok(())
 }
 
 /// The options the binding itself acts on, beside the machine's config.
@@ -141,21 +144,6 @@ fn is_number(value: &Bound<'_, PyAny>) -> bool {
         && (value.is_instance_of::<PyInt>() || value.is_instance_of::<PyFloat>())
 }
 
-/// An int option: a `TypeError` for any other type; its value is the kit's to judge.
-fn count<'py>(
-    given: &mut Given<'py>,
-    option: &'static str,
-    value: &Bound<'py, PyAny>,
-) -> PyResult<()> {
-    given.keep(option, value);
-    if value.is_instance_of::<PyBool>() || !value.is_instance_of::<PyInt>() {
-        return Err(type_error(option, "an int", value));
-    }
-    let number = float_of(option, "an int", value)?;
-    given.put(option, number);
-    Ok(())
-}
-
 /// A number option's value as a float: an int too large for one is out of
 /// range (`ValueError`), an int subclass whose `__float__` raises is of the
 /// wrong type (`TypeError`); both name the option.
@@ -170,20 +158,6 @@ fn float_of(option: &str, expected: &str, value: &Bound<'_, PyAny>) -> PyResult<
             type_error(option, expected, value)
         }
     })
-}
-
-fn number<'py>(
-    given: &mut Given<'py>,
-    option: &'static str,
-    value: &Bound<'py, PyAny>,
-) -> PyResult<()> {
-    given.keep(option, value);
-    if !is_number(value) {
-        return Err(type_error(option, "a number", value));
-    }
-    let number = float_of(option, "a number", value)?;
-    given.put(option, number);
-    Ok(())
 }
 
 /// A Retry-After hint in seconds (`what` names who gave it; `verb` is "be"
@@ -222,22 +196,6 @@ pub fn seconds(option: &'static str, value: &Bound<'_, PyAny>) -> PyResult<Durat
             repr(value)
         ))
     })
-}
-
-/// A duration in seconds: a `TypeError` for what is not a number; its
-/// value is the kit's to judge.
-fn duration<'py>(
-    given: &mut Given<'py>,
-    option: &'static str,
-    value: &Bound<'py, PyAny>,
-) -> PyResult<()> {
-    given.keep(option, value);
-    if !is_number(value) {
-        return Err(type_error(option, "a number of seconds", value));
-    }
-    let number = float_of(option, "a number of seconds", value)?;
-    given.put(option, number);
-    Ok(())
 }
 
 fn optional<'py>(value: Option<Bound<'py, PyAny>>) -> Option<Bound<'py, PyAny>> {
@@ -292,20 +250,28 @@ impl<'py> Fields<'py> {
 }
 
 /// Reads `value` as the option `option` (one of `OPTION_NAMES`) by the kind
-/// the kit gives it; the seed is read apart (an int, kept exact).
+/// the kit gives it: a value of the wrong type is a `TypeError` here, a
+/// number is the kit's to judge. The seed is read apart (an int, kept exact).
 fn put<'py>(
     given: &mut Given<'py>,
     option: &'static str,
     value: &Bound<'py, PyAny>,
 ) -> PyResult<()> {
     let slot = OPTION_NAMES.iter().position(|name| *name == option);
-    match slot.and_then(|slot| OPTION_KINDS.get(slot)) {
-        Some(OptionKind::Count) => count(given, option, value),
-        Some(OptionKind::Number) => number(given, option, value),
-        Some(OptionKind::Duration) => duration(given, option, value),
-        Some(OptionKind::Group) => group(given, option, value),
-        Some(OptionKind::Seed) | None => Ok(()),
+    let (expected, ints_only) = match slot.and_then(|slot| OPTION_KINDS.get(slot)) {
+        Some(OptionKind::Group) => return group(given, option, value),
+        Some(OptionKind::Seed) | None => return Ok(()),
+        Some(OptionKind::Count) => ("an int", true),
+        Some(OptionKind::Number) => ("a number", false),
+        Some(OptionKind::Duration) => ("a number of seconds", false),
+    };
+    given.keep(option, value);
+    if !is_number(value) || (ints_only && !value.is_instance_of::<PyInt>()) {
+        return Err(type_error(option, expected, value));
     }
+    let number = float_of(option, expected, value)?;
+    given.put(option, number);
+    Ok(())
 }
 
 /// A group of options (its dataclass, `FailureRate` say, or a mapping),
@@ -392,46 +358,22 @@ fn exclude(value: Bound<'_, PyAny>) -> PyResult<Option<Py<PyTuple>>> {
         .transpose()
 }
 
-/// All the constructor's keyword options.
-#[allow(clippy::too_many_arguments)]
+/// The constructor's keyword options, each read by its name: the machine's
+/// in the kit's order, then the binding's own.
 pub fn parse<'py>(
     py: Python<'py>,
-    failure_tolerance: Option<Bound<'py, PyAny>>,
-    failure_rate_value: Option<Bound<'py, PyAny>>,
-    slow_call_duration: Option<Bound<'py, PyAny>>,
-    reset_timeout: Option<Bound<'py, PyAny>>,
-    backoff_value: Option<Bound<'py, PyAny>>,
-    half_open_max_calls: Option<Bound<'py, PyAny>>,
-    success_threshold: Option<Bound<'py, PyAny>>,
-    trial_timeout: Option<Bound<'py, PyAny>>,
-    max_retry_after: Option<Bound<'py, PyAny>>,
-    call_timeout: Option<Bound<'py, PyAny>>,
-    is_failure: Option<Bound<'py, PyAny>>,
-    is_result_failure: Option<Bound<'py, PyAny>>,
-    retry_after_hint: Option<Bound<'py, PyAny>>,
-    fallback: Option<Bound<'py, PyAny>>,
-    exclude_value: Option<Bound<'py, PyAny>>,
-    clock: Option<Bound<'py, PyAny>>,
-    name: Option<Bound<'py, PyAny>>,
-    seed: Option<Bound<'py, PyAny>>,
+    options: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<(Config, BindingOptions)> {
+    let options = options.cloned().unwrap_or_else(|| PyDict::new(py));
+    refuse_unknown(&options)?;
+    let get = |name: &str| options.get_item(name).map(optional);
     let mut given = Given::default();
-    for (option, value) in [
-        ("failure_tolerance", failure_tolerance),
-        ("failure_rate", failure_rate_value),
-        ("slow_call_duration", slow_call_duration),
-        ("reset_timeout", reset_timeout),
-        ("backoff", backoff_value),
-        ("half_open_max_calls", half_open_max_calls),
-        ("success_threshold", success_threshold),
-        ("trial_timeout", trial_timeout),
-        ("max_retry_after", max_retry_after),
-    ] {
-        if let Some(value) = optional(value) {
+    for option in OPTION_NAMES.iter().filter(|name| !name.contains('.')) {
+        if let Some(value) = get(option)? {
             put(&mut given, option, &value)?;
         }
     }
-    let seed = match optional(seed) {
+    let seed = match get("seed")? {
         Some(s) => {
             if s.is_instance_of::<PyBool>() || !s.is_instance_of::<PyInt>() {
                 return Err(type_error("seed", "an int", &s));
@@ -450,7 +392,7 @@ pub fn parse<'py>(
     given.put("seed", seed as f64);
     let config = given.config()?;
 
-    let call_timeout = match optional(call_timeout) {
+    let call_timeout = match get("call_timeout")? {
         None => None,
         Some(t) => {
             let d = seconds("call_timeout", &t)?;
@@ -463,13 +405,13 @@ pub fn parse<'py>(
             Some(d.as_nanos() as u64)
         }
     };
-    let clock = match optional(clock) {
+    let clock = match get("clock")? {
         None => None,
         Some(c) if c.is(&py.import("time")?.getattr("monotonic")?) => None,
         Some(c) if c.is_callable() => Some(c.unbind()),
         Some(other) => return Err(type_error("clock", "a callable returning seconds", &other)),
     };
-    let name = match optional(name) {
+    let name = match get("name")? {
         None => None,
         Some(n) if n.is_instance_of::<PyString>() => Some(n.extract::<String>()?),
         Some(other) => return Err(type_error("name", "a str or None", &other)),
@@ -478,11 +420,11 @@ pub fn parse<'py>(
         config,
         BindingOptions {
             call_timeout,
-            is_failure: callable("is_failure", is_failure)?,
-            is_result_failure: callable("is_result_failure", is_result_failure)?,
-            retry_after_hint: callable("retry_after_hint", retry_after_hint)?,
-            fallback: callable("fallback", fallback)?,
-            exclude: match optional(exclude_value) {
+            is_failure: callable("is_failure", get("is_failure")?)?,
+            is_result_failure: callable("is_result_failure", get("is_result_failure")?)?,
+            retry_after_hint: callable("retry_after_hint", get("retry_after_hint")?)?,
+            fallback: callable("fallback", get("fallback")?)?,
+            exclude: match get("exclude")? {
                 Some(v) => exclude(v)?,
                 None => None,
             },

@@ -109,29 +109,7 @@ class Guarded:
 class Breaker:
     """The native breaker; ``tripgate.CircuitBreaker`` derives from it."""
 
-    def __new__(
-        cls,
-        *,
-        failure_tolerance: Any = None,
-        failure_rate: Any = None,
-        slow_call_duration: Any = None,
-        reset_timeout: Any = None,
-        backoff: Any = None,
-        half_open_max_calls: Any = None,
-        success_threshold: Any = None,
-        trial_timeout: Any = None,
-        max_retry_after: Any = None,
-        call_timeout: Any = None,
-        is_failure: Any = None,
-        is_result_failure: Any = None,
-        retry_after_hint: Any = None,
-        fallback: Any = None,
-        exclude: Any = None,
-        clock: Any = None,
-        name: Any = None,
-        seed: Any = None,
-        **unknown: Any,
-    ) -> Breaker: ...
+    def __new__(cls, **options: Any) -> Breaker: ...
     def call(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ...
     def try_acquire(self) -> Optional[Permit]: ...
     def _acquire(self) -> Permit: ...
