@@ -11,10 +11,10 @@ use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use pyo3::PyTraverseError;
-use tripgate_core::binding::{STATS_FIELDS, STATS_TIME_FIELDS};
+use tripgate_core::binding::{CauseChange, STATS_FIELDS, STATS_TIME_FIELDS};
 use tripgate_core::{
     Config, Decision, Locked, Machine, Permit, Rejection, RestoreError, SharedMachine, Snapshot,
-    State, Transition,
+    Transition,
 };
 
 use crate::clock::{seconds, TimeSource};
@@ -245,15 +245,15 @@ impl Breaker {
         result
     }
 
-    /// After `transitions`: opening keeps `cause` as the cause of the
-    /// rejections to come; closing (or being forced) drops it.
+    /// After `transitions`: each changes the kept cause of rejections as the
+    /// kit says (`cause`, the failure's error, is taken when it opened the breaker).
     fn keep_cause(&self, transitions: &[Transition], cause: Option<&Bound<'_, PyAny>>) {
         let mut kept = self.cause.lock().unwrap_or_else(|e| e.into_inner());
         for t in transitions {
-            match t.to {
-                State::Open => *kept = cause.map(|c| c.clone().unbind()),
-                State::HalfOpen => {}
-                State::Closed | State::ForcedOpen | State::ForcedClosed => *kept = None,
+            match CauseChange::entering(t.to) {
+                CauseChange::Take => *kept = cause.map(|c| c.clone().unbind()),
+                CauseChange::Keep => {}
+                CauseChange::Drop => *kept = None,
             }
         }
     }

@@ -52,6 +52,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         messages.set_item(key, template)?;
     }
     m.add("MESSAGES", messages)?;
+    // The MESSAGES key of a rejection without a Retry-After, by state.
+    let rejection_messages = pyo3::types::PyDict::new(m.py());
+    for state in tripgate_core::State::ALL {
+        let key = tripgate_core::binding::rejection_message(state, false);
+        rejection_messages.set_item(state.name(), key)?;
+    }
+    m.add("REJECTION_MESSAGES", rejection_messages)?;
     m.add(
         "CALL_OUTCOMES",
         tripgate_core::binding::CALL_OUTCOMES.to_vec(),

@@ -120,11 +120,7 @@ impl<E: fmt::Display> fmt::Display for CallError<E> {
         match self {
             CallError::Rejected(r) => {
                 // The wording every language uses (the binding kit's MESSAGES).
-                let key = match (r.retry_after, r.state) {
-                    (Some(_), _) => "circuit_open",
-                    (None, State::HalfOpen) => "circuit_open_trials_taken",
-                    (None, _) => "circuit_open_forced",
-                };
+                let key = crate::binding::rejection_message(r.state, r.retry_after.is_some());
                 f.write_str(&crate::binding::message(key, |name| match name {
                     "breaker" => Some("circuit breaker".into()),
                     "state" => Some(r.state.name().into()),

@@ -8,11 +8,12 @@
 mod common;
 
 use tripgate_core::binding::{
-    reason_names, state_names, OptionKind, CALL_OUTCOMES, ERROR_CODES, EVENTS, MESSAGES, METRICS,
-    OPTION_GROUPS, OPTION_KINDS, STATS_FIELDS, STATS_TIME_FIELDS,
+    reason_names, rejection_message, state_names, CauseChange, OptionKind, CALL_OUTCOMES,
+    ERROR_CODES, EVENTS, MESSAGES, METRICS, OPTION_GROUPS, OPTION_KINDS, STATS_FIELDS,
+    STATS_TIME_FIELDS,
 };
 use tripgate_core::config::OPTION_NAMES;
-use tripgate_core::{Requirement, SnapshotField, SnapshotProblem};
+use tripgate_core::{Requirement, SnapshotField, SnapshotProblem, State};
 
 fn list(names: &[&str]) -> String {
     let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
@@ -45,6 +46,11 @@ fn generated() -> String {
             "STATS_TIME_FIELDS",
             "the stats fields that are times (milliseconds) and may be absent",
             list(&STATS_TIME_FIELDS),
+        ),
+        (
+            "CAUSE_CHANGES",
+            "what a transition into each state (by index) does to the kept cause of rejections: take the failure's error, keep it, or drop it",
+            list(&State::ALL.map(|s| CauseChange::entering(s).name())),
         ),
         ("EVENTS", "the events a breaker emits", list(&EVENTS)),
         ("ERROR_CODES", "the stable error codes", list(&ERROR_CODES)),
@@ -117,6 +123,17 @@ fn generated() -> String {
             serde_json::to_string(template).unwrap()
         ));
     }
+    let by_state: Vec<String> = State::ALL
+        .iter()
+        .map(|s| {
+            let key = rejection_message(*s, false).to_uppercase();
+            format!("{}: MESSAGE_{key}", s.name())
+        })
+        .collect();
+    out.push_str(&format!(
+        "\n/** The message of a rejection without a Retry-After, by the state that rejected it (the kit's rejection_message; with one, MESSAGE_CIRCUIT_OPEN). */\nexport const REJECTION_MESSAGES = {{ {} }};\n",
+        by_state.join(", ")
+    ));
     out
 }
 

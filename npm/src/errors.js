@@ -2,7 +2,7 @@
 // the other languages (docs/semantics.md, "What the bindings own"), and the
 // conversion of a trap from exhausted WebAssembly memory.
 
-import { MESSAGE_CALL_TIMEOUT, MESSAGE_CIRCUIT_OPEN, MESSAGE_CIRCUIT_OPEN_FORCED, MESSAGE_CIRCUIT_OPEN_TRIALS_TAKEN, MESSAGE_DISPOSED } from "./generated.js";
+import { MESSAGE_CALL_TIMEOUT, MESSAGE_CIRCUIT_OPEN, MESSAGE_DISPOSED, REJECTION_MESSAGES } from "./generated.js";
 
 /** Each template split once into literal text and placeholder names, alternating. */
 const compiled = new Map();
@@ -41,7 +41,7 @@ export class TripgateError extends Error {
 /** The breaker rejected the call; it was not made. Its `cause` is the failure that opened the breaker, where there was one. */
 export class CircuitOpenError extends TripgateError {
   constructor(state, retryAfter, breakerName, cause) {
-    const template = retryAfter !== null ? MESSAGE_CIRCUIT_OPEN : state === "half_open" ? MESSAGE_CIRCUIT_OPEN_TRIALS_TAKEN : MESSAGE_CIRCUIT_OPEN_FORCED;
+    const template = retryAfter !== null ? MESSAGE_CIRCUIT_OPEN : REJECTION_MESSAGES[state];
     super(message(template, { breaker: breakerNamed(breakerName), state, retry_after: `${retryAfter?.toFixed(1)} ms` }), "circuit_open", "CircuitOpenError");
     /** The state that rejected the call. */
     this.state = state;

@@ -18,6 +18,9 @@ export const STATS_FIELDS = ["state", "generation", "admitted", "successes", "fa
 /** The stats fields that are times (milliseconds) and may be absent. */
 export const STATS_TIME_FIELDS = ["last_transition_at", "retry_after"];
 
+/** What a transition into each state (by index) does to the kept cause of rejections: take the failure's error, keep it, or drop it. */
+export const CAUSE_CHANGES = ["drop", "take", "keep", "drop", "drop"];
+
 /** The events a breaker emits. */
 export const EVENTS = ["state_change", "success", "failure", "rejected", "timeout", "fallback", "error"];
 
@@ -49,3 +52,6 @@ export const MESSAGE_CIRCUIT_OPEN_FORCED = "{breaker} is {state}";
 export const MESSAGE_CALL_TIMEOUT = "call through {breaker} timed out after {timeout}";
 export const MESSAGE_DISPOSED = "this CircuitBreaker was disposed";
 export const MESSAGE_GROUP_FULL = "circuit breaker group is full: all {limit} breakers ({limit_option}) are open, half-open, forced or have calls in flight";
+
+/** The message of a rejection without a Retry-After, by the state that rejected it (the kit's rejection_message; with one, MESSAGE_CIRCUIT_OPEN). */
+export const REJECTION_MESSAGES = { closed: MESSAGE_CIRCUIT_OPEN_FORCED, open: MESSAGE_CIRCUIT_OPEN_FORCED, half_open: MESSAGE_CIRCUIT_OPEN_TRIALS_TAKEN, forced_open: MESSAGE_CIRCUIT_OPEN_FORCED, forced_closed: MESSAGE_CIRCUIT_OPEN_FORCED };

@@ -7,6 +7,7 @@ import { callOptionsProblem, checkedHint, checkedReading, defaultClock, isAbortE
 import { camel, machineOptions, optionError } from "./options.js";
 import { CallContext, Permit } from "./permit.js";
 import {
+  CAUSE_CHANGES,
   EVENTS as EVENT_NAMES,
   OPTION_GROUPS,
   OPTION_NAMES as OPTION_SLOTS,
@@ -56,9 +57,6 @@ const RETRY_AFTER = 8;
 
 // How #caught names what threw, where it is not a listener.
 const SOURCES = { clock: "the clock", isFailure: "isFailure", isResultFailure: "isResultFailure", retryAfterHint: "retryAfterHint" };
-// The index of "open" and "half_open" in STATES.
-const OPEN = 1;
-const HALF_OPEN = 2;
 
 let restoring = null;
 
@@ -248,10 +246,9 @@ export class CircuitBreaker {
       }
       for (const t of transitions) {
         // The failure that opened the breaker is the cause of its rejections until it closes.
-        if (t[1] === OPEN) {
-          this.#cause = this.#pendingCause;
-        } else if (t[1] !== HALF_OPEN) {
-          this.#cause = undefined;
+        const change = CAUSE_CHANGES[t[1]];
+        if (change !== "keep") {
+          this.#cause = change === "take" ? this.#pendingCause : undefined;
         }
         this.#emit("stateChange", { from: STATES[t[0]], to: STATES[t[1]], reason: REASONS[t[2]], at: t[3], generation: t[4] });
       }

@@ -308,3 +308,25 @@ test("a clock that fails on admission is the caller's error, not answered by the
   );
   assert.deepEqual(answered, []);
 });
+
+test("a CircuitOpenError's message names the breaker and why it rejected, in the kit's one wording", async () => {
+  const { breaker, clock } = harness({ failureTolerance: 1, resetTimeout: 1000, name: "api" });
+  await assert.rejects(breaker.execute(boom));
+  await assert.rejects(breaker.execute(boom));
+  await assert.rejects(
+    breaker.execute(() => 1),
+    { message: 'circuit breaker "api" is open; retry after 1000.0 ms' },
+  );
+  clock.now = 1000;
+  const trial = breaker.tryAcquire();
+  await assert.rejects(
+    breaker.execute(() => 1),
+    { message: 'circuit breaker "api" is half_open and every trial slot is taken' },
+  );
+  trial.success();
+  breaker.forceOpen();
+  await assert.rejects(
+    breaker.execute(() => 1),
+    { message: 'circuit breaker "api" is forced_open' },
+  );
+});

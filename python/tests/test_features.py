@@ -328,3 +328,21 @@ def test_a_clock_that_fails_on_admission_is_not_answered_by_the_fallback() -> No
     with pytest.raises(ClockBroke):
         asyncio.run(breaker.call_async(asyncio.sleep, 0))
     assert answered == []
+
+
+def test_a_circuit_open_errors_message_names_the_breaker_and_why_it_rejected() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(failure_tolerance=0, reset_timeout=1, clock=clock, name="api")
+    with pytest.raises(ConnectionError):
+        breaker.call(boom)
+    with pytest.raises(CircuitOpenError, match=r"^circuit breaker 'api' is open; retry after 1\.000 s$"):
+        breaker.call(lambda: None)
+    clock.now = 1
+    trial = breaker.try_acquire()
+    assert trial is not None
+    with pytest.raises(CircuitOpenError, match=r"^circuit breaker 'api' is half_open and every trial slot is taken$"):
+        breaker.call(lambda: None)
+    trial.success()
+    breaker.force_open()
+    with pytest.raises(CircuitOpenError, match=r"^circuit breaker 'api' is forced_open$"):
+        breaker.call(lambda: None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ._native import MESSAGES
+from ._native import MESSAGES, REJECTION_MESSAGES
 from ._types import State
 
 
@@ -55,9 +55,7 @@ class CircuitOpenError(TripgateError):
         state, retry_after, name = self.args
         if retry_after is not None:
             return MESSAGES["circuit_open"].format(breaker=_breaker(name), state=state, retry_after=f"{retry_after:.3f} s")
-        if state == State.HALF_OPEN.value:
-            return MESSAGES["circuit_open_trials_taken"].format(breaker=_breaker(name))
-        return MESSAGES["circuit_open_forced"].format(breaker=_breaker(name), state=state)
+        return MESSAGES[REJECTION_MESSAGES[state]].format(breaker=_breaker(name), state=state)
 
 
 class CallTimeoutError(TripgateError, TimeoutError):

@@ -14,6 +14,7 @@ __all__ = [
     "OPTION_KINDS",
     "OPTION_NAMES",
     "REASONS",
+    "REJECTION_MESSAGES",
     "SNAPSHOT_VERSION",
     "STATES",
     "STATS_FIELDS",
@@ -30,6 +31,7 @@ STATES: Final[list[str]]
 REASONS: Final[list[str]]
 EVENTS: Final[list[str]]
 MESSAGES: Final[dict[str, str]]
+REJECTION_MESSAGES: Final[dict[str, str]]
 CALL_OUTCOMES: Final[list[str]]
 OPTION_KINDS: Final[list[str]]
 METRICS: Final[list[tuple[str, str, str, str]]]

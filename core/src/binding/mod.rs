@@ -130,6 +130,51 @@ pub fn message(
     out
 }
 
+/// What a transition into a state does to the cause of rejections a
+/// binding keeps: the error of the failure that opened the breaker, which
+/// every rejection carries until the breaker closes (docs/semantics.md,
+/// "What the bindings own").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CauseChange {
+    /// Keep the error of the failure being reported: it opened the breaker.
+    Take,
+    /// Leave the kept cause as it is (half-open: the trials decide).
+    Keep,
+    /// Forget it: the breaker closed, or was forced or reset.
+    Drop,
+}
+
+impl CauseChange {
+    /// What entering `state` does to the kept cause.
+    pub const fn entering(state: State) -> CauseChange {
+        match state {
+            State::Open => CauseChange::Take,
+            State::HalfOpen => CauseChange::Keep,
+            State::Closed | State::ForcedOpen | State::ForcedClosed => CauseChange::Drop,
+        }
+    }
+
+    /// The canonical name (`take`, `keep`, `drop`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            CauseChange::Take => "take",
+            CauseChange::Keep => "keep",
+            CauseChange::Drop => "drop",
+        }
+    }
+}
+
+/// The key in [`MESSAGES`] of a rejection's message: `circuit_open` when
+/// it has a Retry-After (open), `circuit_open_trials_taken` half-open with
+/// every trial slot taken, `circuit_open_forced` otherwise (forced open).
+pub const fn rejection_message(state: State, has_retry_after: bool) -> &'static str {
+    match (has_retry_after, state) {
+        (true, _) => "circuit_open",
+        (false, State::HalfOpen) => "circuit_open_trials_taken",
+        (false, _) => "circuit_open_forced",
+    }
+}
+
 /// The outcomes the metrics count calls by (a timed-out call counts once,
 /// as `timeout`), the same in every language's integrations.
 pub const CALL_OUTCOMES: [&str; 5] = ["success", "failure", "rejected", "released", "timeout"];
