@@ -19,7 +19,7 @@ use tripgate_core::{
 
 use crate::clock::{seconds, TimeSource};
 use crate::errors::{error_types, log_caught, log_predicate_error};
-use crate::events::{CallEvent, Event, Listeners};
+use crate::events::{CallEvent, Event, Listeners, EVENTS};
 use crate::options::{self, hint, BindingOptions};
 use crate::permit::PermitHandle;
 
@@ -85,33 +85,28 @@ pub(crate) struct Ending<'a, 'py> {
 }
 
 impl<'a, 'py> Ending<'a, 'py> {
-    pub fn raised(outcome: Outcome, error: &'a Bound<'py, PyAny>) -> Self {
+    /// An outcome with nothing else known.
+    pub fn of(outcome: Outcome) -> Self {
         Ending {
             outcome,
-            error: Some(error),
+            error: None,
             value: None,
             hint: None,
             timed_out: false,
+        }
+    }
+
+    pub fn raised(outcome: Outcome, error: &'a Bound<'py, PyAny>) -> Self {
+        Ending {
+            error: Some(error),
+            ..Ending::of(outcome)
         }
     }
 
     pub fn returned(outcome: Outcome, value: &'a Bound<'py, PyAny>) -> Self {
         Ending {
-            outcome,
-            error: None,
             value: Some(value),
-            hint: None,
-            timed_out: false,
-        }
-    }
-
-    pub fn reported(outcome: Outcome, hint: Option<Duration>) -> Self {
-        Ending {
-            outcome,
-            error: None,
-            value: None,
-            hint,
-            timed_out: false,
+            ..Ending::of(outcome)
         }
     }
 }
@@ -274,21 +269,18 @@ impl Breaker {
     }
 
     pub(crate) fn emit_fallback(&self, py: Python<'_>, error: &Bound<'_, PyAny>) {
-        self.listeners.emit(py, Event::Fallback, || {
-            Ok(Py::new(
-                py,
-                CallEvent {
-                    event: "fallback",
-                    name: self.name(py),
-                    duration: None,
-                    error: Some(error.clone().unbind()),
-                    slow: false,
-                    stale: false,
-                    state: None,
-                    retry_after: None,
-                },
-            )?
-            .into_any())
+        self.emit_call(py, Event::Fallback, |event| CallEvent {
+            error: Some(error.clone().unbind()),
+            ..event
+        });
+    }
+
+    /// Emits the call event `kind` of this breaker, as `fill` completes it,
+    /// when a listener wants it.
+    fn emit_call(&self, py: Python<'_>, kind: Event, fill: impl FnOnce(CallEvent) -> CallEvent) {
+        self.listeners.emit(py, kind, || {
+            let event = fill(CallEvent::of(EVENTS[kind as usize], self.name(py)));
+            Ok(Py::new(py, event)?.into_any())
         });
     }
 
@@ -404,21 +396,10 @@ impl Breaker {
                 issue_time_matters,
             })),
             Decision::Rejected(rejection) => {
-                self.listeners.emit(py, Event::Rejected, || {
-                    Ok(Py::new(
-                        py,
-                        CallEvent {
-                            event: "rejected",
-                            name: self.name(py),
-                            duration: None,
-                            error: None,
-                            slow: false,
-                            stale: false,
-                            state: Some(rejection.state.name()),
-                            retry_after: rejection.retry_after.map(|d| d.as_secs_f64()),
-                        },
-                    )?
-                    .into_any())
+                self.emit_call(py, Event::Rejected, |event| CallEvent {
+                    state: Some(rejection.state.name()),
+                    retry_after: rejection.retry_after.map(|d| d.as_secs_f64()),
+                    ..event
                 });
                 Ok(Err(rejection))
             }
@@ -508,30 +489,21 @@ impl Breaker {
             (Outcome::Released, _) => m.release(permit, now),
         });
         if self.listeners.wants_calls() {
-            let event = |event, kind| {
-                self.listeners.emit(py, kind, || {
-                    Ok(Py::new(
-                        py,
-                        CallEvent {
-                            event,
-                            name: self.name(py),
-                            duration: duration.map(seconds),
-                            error: error.map(|e| e.clone().unbind()),
-                            slow: report.slow,
-                            stale: report.stale,
-                            state: None,
-                            retry_after: None,
-                        },
-                    )?
-                    .into_any())
+            let event = |kind| {
+                self.emit_call(py, kind, |event| CallEvent {
+                    duration: duration.map(seconds),
+                    error: error.map(|e| e.clone().unbind()),
+                    slow: report.slow,
+                    stale: report.stale,
+                    ..event
                 })
             };
             if over_time {
-                event("timeout", Event::Timeout);
+                event(Event::Timeout);
             }
             match outcome {
-                Outcome::Success => event("success", Event::Success),
-                Outcome::Failure => event("failure", Event::Failure),
+                Outcome::Success => event(Event::Success),
+                Outcome::Failure => event(Event::Failure),
                 Outcome::Released => {}
             }
         }

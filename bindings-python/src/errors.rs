@@ -43,25 +43,35 @@ pub(crate) fn _register_error_types(
     );
 }
 
-/// Logs an error the breaker caught rather than hand to a caller (a
-/// predicate's, a clock's while an outcome was reported) on the `tripgate`
-/// logger: "tripgate: {what} raised; {consequence}".
-pub(crate) fn log_caught(py: Python<'_>, what: &str, consequence: &str, err: PyErr) {
-    let logged = py.import("logging").and_then(|logging| {
-        let kwargs = PyDict::new(py);
-        kwargs.set_item("exc_info", err.value(py))?;
-        logging
-            .call_method1("getLogger", ("tripgate",))?
-            .call_method(
-                "error",
-                ("tripgate: %s raised; %s", what, consequence),
-                Some(&kwargs),
-            )?;
-        Ok(())
-    });
+static LOGGER: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
+
+/// Logs `err`, with its traceback, on the `tripgate` logger under
+/// `message`; where logging itself fails, prints it rather than lose it.
+pub(crate) fn log_error(py: Python<'_>, message: &str, err: PyErr) {
+    let logged = LOGGER
+        .get_or_try_init(py, || {
+            py.import("logging")?
+                .call_method1("getLogger", ("tripgate",))
+                .map(Bound::unbind)
+        })
+        .and_then(|logger| {
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("exc_info", err.value(py))?;
+            logger
+                .bind(py)
+                .call_method("error", (message,), Some(&kwargs))
+                .map(|_| ())
+        });
     if logged.is_err() {
         err.print(py);
     }
+}
+
+/// Logs an error the breaker caught rather than hand to a caller (a
+/// predicate's, a clock's while an outcome was reported):
+/// "tripgate: {what} raised; {consequence}".
+pub(crate) fn log_caught(py: Python<'_>, what: &str, consequence: &str, err: PyErr) {
+    log_error(py, &format!("tripgate: {what} raised; {consequence}"), err);
 }
 
 pub(crate) fn log_predicate_error(py: Python<'_>, option: &str, err: PyErr) {

@@ -10,11 +10,11 @@ use std::collections::VecDeque;
 use pyo3::exceptions::PyValueError;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::sync::GILOnceCell;
 use pyo3::PyTraverseError;
 use tripgate_core::Transition;
 
 use crate::clock::seconds;
+use crate::errors::log_error;
 
 /// The event names, in the order of `Listeners::by_event`: the kit's, less
 /// `error` (Python reports caught errors on the `tripgate` logger).
@@ -94,6 +94,22 @@ fn py_str(value: Option<&str>) -> String {
     value.map_or_else(|| "None".to_owned(), |v| format!("'{v}'"))
 }
 
+impl CallEvent {
+    /// The event `event` of the breaker named `name`, nothing else known yet.
+    pub fn of(event: &'static str, name: Option<Py<pyo3::types::PyString>>) -> Self {
+        CallEvent {
+            event,
+            name,
+            duration: None,
+            error: None,
+            slow: false,
+            stale: false,
+            state: None,
+            retry_after: None,
+        }
+    }
+}
+
 #[pymethods]
 impl CallEvent {
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
@@ -131,8 +147,6 @@ fn event_index(name: &str) -> PyResult<usize> {
     })
 }
 
-static LOGGER: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
-
 /// Events emitted while others were being delivered, to deliver next.
 type Pending = VecDeque<(Event, Py<PyAny>)>;
 
@@ -143,28 +157,7 @@ thread_local! {
 }
 
 fn report_listener_error(py: Python<'_>, event: &str, err: PyErr) {
-    let logged = LOGGER
-        .get_or_try_init(py, || {
-            py.import("logging")?
-                .call_method1("getLogger", ("tripgate",))
-                .map(Bound::unbind)
-        })
-        .and_then(|logger| {
-            let kwargs = pyo3::types::PyDict::new(py);
-            kwargs.set_item("exc_info", err.value(py))?;
-            logger
-                .bind(py)
-                .call_method(
-                    "error",
-                    ("tripgate: a %r listener raised", event),
-                    Some(&kwargs),
-                )
-                .map(|_| ())
-        });
-    if logged.is_err() {
-        // Logging itself failed: print the listener's error rather than lose it.
-        err.print(py);
-    }
+    log_error(py, &format!("tripgate: a '{event}' listener raised"), err);
 }
 
 impl Listeners {

@@ -60,7 +60,7 @@ impl PermitHandle {
 
     /// The call succeeded.
     fn success(&self, py: Python<'_>) -> PyResult<()> {
-        self.report(py, Ending::reported(Outcome::Success, None))
+        self.report(py, Ending::of(Outcome::Success))
     }
 
     /// The call failed. `retry_after`: the server's Retry-After hint in
@@ -72,12 +72,18 @@ impl PermitHandle {
             None => None,
             Some(r) => Some(crate::options::hint("retry_after", "be", &r)?),
         };
-        self.report(py, Ending::reported(Outcome::Failure, hint))
+        self.report(
+            py,
+            Ending {
+                hint,
+                ..Ending::of(Outcome::Failure)
+            },
+        )
     }
 
     /// The call is not counted.
     fn release(&self, py: Python<'_>) -> PyResult<()> {
-        self.report(py, Ending::reported(Outcome::Released, None))
+        self.report(py, Ending::of(Outcome::Released))
     }
 
     /// Reports a returned value, classified by `is_result_failure`.
@@ -136,7 +142,7 @@ impl PermitHandle {
             return Ok(false);
         }
         match exc.filter(|e| !e.is_none()) {
-            None => self.report(py, Ending::reported(Outcome::Success, None))?,
+            None => self.report(py, Ending::of(Outcome::Success))?,
             Some(error) => {
                 let outcome = self.breaker.get().classify_error(py, &error);
                 self.report(py, Ending::raised(outcome, &error))?
