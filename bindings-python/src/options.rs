@@ -8,7 +8,7 @@ use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString, PyTuple, PyType};
 use tripgate_core::binding::{
-    option_slots, OptionKind, OptionSlots, ShapeError, OPTION_GROUPS, OPTION_KINDS,
+    self, option_slots, OptionKind, OptionSlots, ShapeError, OPTION_GROUPS, OPTION_KINDS,
 };
 use tripgate_core::config::{closest_name, convert, OPTION_NAMES};
 use tripgate_core::{Config, ConfigError};
@@ -181,21 +181,22 @@ pub fn hint(what: &str, verb: &str, value: &Bound<'_, PyAny>) -> PyResult<Durati
     Ok(Duration::try_from_secs_f64(value_seconds).unwrap_or(Duration::MAX))
 }
 
-/// Seconds as a `Duration`.
-pub fn seconds(option: &'static str, value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+/// The binding option `call_timeout` in seconds: a `TypeError` for what is
+/// not a number; its value is the kit's to judge (`binding::call_timeout`).
+fn call_timeout(value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    let expected = "a number of seconds";
     if !is_number(value) {
-        return Err(type_error(option, "a number of seconds", value));
+        return Err(type_error("call_timeout", expected, value));
     }
-    let value_seconds = float_of(option, "a number of seconds", value)?;
-    // `option` is the binding's (call_timeout), not the machine's: it has
-    // no slot, and the error shows only the core's requirement.
-    convert::duration(usize::MAX, value_seconds, convert::NANOS_PER_SECOND).map_err(|e| {
-        PyValueError::new_err(format!(
-            "{option} {}, got {}",
-            e.requirement.text(),
+    let value_seconds = float_of("call_timeout", expected, value)?;
+    match binding::call_timeout(value_seconds, convert::NANOS_PER_SECOND) {
+        Ok(timeout) => Ok(timeout.as_nanos() as u64),
+        Err(requirement) => Err(PyValueError::new_err(format!(
+            "call_timeout {}, got {}",
+            requirement.text(),
             repr(value)
-        ))
-    })
+        ))),
+    }
 }
 
 fn optional<'py>(value: Option<Bound<'py, PyAny>>) -> Option<Bound<'py, PyAny>> {
@@ -394,16 +395,7 @@ pub fn parse<'py>(
 
     let call_timeout = match get("call_timeout")? {
         None => None,
-        Some(t) => {
-            let d = seconds("call_timeout", &t)?;
-            if d.is_zero() {
-                return Err(PyValueError::new_err(format!(
-                    "call_timeout must be greater than 0, got {}",
-                    repr(&t)
-                )));
-            }
-            Some(d.as_nanos() as u64)
-        }
+        Some(t) => Some(call_timeout(&t)?),
     };
     let clock = match get("clock")? {
         None => None,

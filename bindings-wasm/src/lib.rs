@@ -26,7 +26,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::cell::Cell;
 use core::time::Duration;
-use tripgate_core::binding::{option_slots, OptionSlots};
+use tripgate_core::binding::{call_timeout, option_slots, OptionSlots};
 use tripgate_core::config::convert;
 use tripgate_core::{
     ConfigError, Decision, Machine, Permit, Reason, Report, RestoreError, State, Stats,
@@ -186,6 +186,17 @@ pub extern "C" fn limits() -> u32 {
         f64::from(tripgate_core::config::WINDOW_BUCKETS),
         f64::from(tripgate_core::config::MAX_WINDOW_CALLS),
     ])
+}
+
+/// Judges a `callTimeout` of `ms` milliseconds by the kit's rule
+/// (`binding::call_timeout`): the index in `Requirement::ALL` of the
+/// requirement it fails, or -1 when it is valid.
+#[cfg_attr(target_arch = "wasm32", export_name = "callTimeoutProblem")]
+pub extern "C" fn call_timeout_problem(ms: f64) -> i32 {
+    match call_timeout(ms, convert::NANOS_PER_MILLI) {
+        Ok(_) => -1,
+        Err(requirement) => requirement as i32,
+    }
 }
 
 /// The machine behind a JS `CircuitBreaker`.

@@ -557,18 +557,19 @@ pub mod convert {
     /// Nanoseconds in one second.
     pub const NANOS_PER_SECOND: f64 = 1e9;
 
-    /// A non-negative finite amount of `unit_nanos`-long units as a [`Duration`].
+    /// A non-negative finite amount of `unit_nanos`-long units as a [`Duration`]
+    /// (one of 2^64 nanoseconds or more is [`Requirement::AtMostMaxNanos`]).
     /// Zero is let through; [`Config::validate`](super::Config::validate) judges it.
     pub fn duration(slot: usize, value: f64, unit_nanos: f64) -> Result<Duration, ConfigError> {
         let nanos = value * unit_nanos;
-        if !(value.is_finite() && value >= 0.0 && nanos < 18_446_744_073_709_551_615.0) {
-            return Err(ConfigError::new(
-                slot,
-                OptionValue::Raw(value),
-                Requirement::FiniteNonNegative,
-            ));
-        }
-        Ok(Duration::from_nanos(super::round_non_negative(nanos)))
+        let problem = if !(value.is_finite() && value >= 0.0) {
+            Requirement::FiniteNonNegative
+        } else if nanos >= 18_446_744_073_709_551_615.0 {
+            Requirement::AtMostMaxNanos
+        } else {
+            return Ok(Duration::from_nanos(super::round_non_negative(nanos)));
+        };
+        Err(ConfigError::new(slot, OptionValue::Raw(value), problem))
     }
 
     /// A clock reading of `value` units as nanoseconds, rounded to the

@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use tripgate_core::{Config, Decision, Machine, OptionValue, Permit, RestoreError, Snapshot};
 
 mod common;
-use common::parse_config;
+use common::{parse_config, OptionError};
+use tripgate_core::binding;
 
 const NANOS_PER_MS: f64 = 1e6;
 
@@ -233,7 +234,21 @@ fn option_value_matches(expected: &Value, value: &OptionValue) -> bool {
 }
 
 fn run_scenario(scenario: &Value) -> Result<(), String> {
-    let parsed = parse_config(&scenario["config"]);
+    // call_timeout is a binding option: the machine never sees it, but the
+    // kit judges it for every binding.
+    let parsed = parse_config(&scenario["config"]).and_then(|config| {
+        match scenario.get("call_timeout").and_then(Value::as_f64) {
+            Some(ms) => match binding::call_timeout(ms, NANOS_PER_MS) {
+                Ok(_) => Ok(config),
+                Err(_) => Err(OptionError {
+                    option: "call_timeout".into(),
+                    kind: "range",
+                    value: Some(OptionValue::Raw(ms)),
+                }),
+            },
+            None => Ok(config),
+        }
+    });
     if let Some(expected) = scenario.get("expect_config_error") {
         let err = match parsed {
             Ok(_) => return Err(format!("config was accepted; expected error {expected}")),

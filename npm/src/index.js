@@ -54,6 +54,8 @@ const QUIET_SUCCESS = 16;
 const IDLE = 32;
 // In a rejection's code: the machine gave a retryAfter.
 const RETRY_AFTER = 8;
+// The longest delay setTimeout keeps (2^31 - 1 ms, about 24.8 days); a longer one fires at once.
+const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
 // How #caught names what threw, where it is not a listener.
 const SOURCES = { clock: "the clock", isFailure: "isFailure", isResultFailure: "isResultFailure", retryAfterHint: "retryAfterHint" };
@@ -731,7 +733,11 @@ export class CircuitBreaker {
       if (timeout !== undefined) {
         // Not unref'd: a timeout the caller asked for is pending work, and
         // must fire even when nothing else keeps the event loop alive.
-        timer = setTimeout(() => {
+        // Timers fire at once past MAX_TIMER_DELAY: a longer timeout waits in steps.
+        const wait = (left, then) => {
+          timer = setTimeout(left > MAX_TIMER_DELAY ? () => wait(left - MAX_TIMER_DELAY, then) : then, Math.min(left, MAX_TIMER_DELAY));
+        };
+        wait(timeout, () => {
           const error = new CallTimeoutError(timeout, this.#name);
           if (this.#listeners.has("timeout")) {
             const duration = this.#readingOrNaN() - started;
@@ -740,7 +746,7 @@ export class CircuitBreaker {
           }
           controller.abort(error);
           finish(() => this.#report(generation, acquiredAt, trial, "failure", error, this.#hintOf(error), started), fail(error));
-        }, timeout);
+        });
       }
       const onError = (error) => {
         if (callerSignal?.aborted && (isAbortError(error) || error === callerSignal.reason)) {

@@ -4,7 +4,8 @@
 // module (the kit's OptionSlots), so ranges, whole numbers and how options
 // constrain each other match every language.
 
-import { OPTION_GROUPS } from "./generated.js";
+import { OPTION_GROUPS, REQUIREMENTS } from "./generated.js";
+import { wasm } from "./wasm.js";
 
 /** `failure_rate.window_calls` → `failureRate.windowCalls`. */
 export function camel(option) {
@@ -146,8 +147,10 @@ export function machineOptions(options, slots) {
     if (typeof callTimeout !== "number") {
       throw typeError("call_timeout", "a number", callTimeout);
     }
-    if (!(Number.isFinite(callTimeout) && callTimeout > 0)) {
-      throw new RangeError(`callTimeout must be a finite number greater than 0, got ${show(callTimeout)}`);
+    // Its value is the kit's to judge (binding::call_timeout), as Python's is.
+    const problem = wasm.callTimeoutProblem(callTimeout);
+    if (problem >= 0) {
+      throw optionError("call_timeout", REQUIREMENTS[problem], new Map([["call_timeout", callTimeout]]), []);
     }
   }
   for (const option of ["is_failure", "is_result_failure", "retry_after_hint", "fallback", "clock"]) {

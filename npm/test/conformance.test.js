@@ -424,7 +424,8 @@ for (const file of files) {
     if (expectedError) {
       const ErrorType = { type: TypeError, range: RangeError }[expectedError.kind];
       assert.throws(
-        () => new CircuitBreaker(jsOptions(scenario.config)),
+        // call_timeout is the binding's option, beside the machine's.
+        () => new CircuitBreaker(jsOptions({ ...scenario.config, call_timeout: scenario.call_timeout })),
         (error) => {
           assert.equal(error.constructor, ErrorType, `${error.name}: ${error.message}`);
           assert.ok(error.message.startsWith(`${camel(expectedError.option)} `), error.message);

@@ -379,3 +379,39 @@ test("a hostile snapshot with millions of buckets or outcomes is refused without
   }
   assert.ok(wasmMemoryBytes() - before < 16 * 1024 * 1024, `wasm memory grew from ${before} to ${wasmMemoryBytes()}`);
 });
+
+test("a callTimeout longer than setTimeout's limit (2^31 - 1 ms) waits in steps instead of firing at once", async () => {
+  const LIMIT = 2 ** 31 - 1;
+  const real = { setTimeout: globalThis.setTimeout, clearTimeout: globalThis.clearTimeout };
+  // A timer the test fires by hand: each armed timer's delay and callback.
+  const armed = [];
+  const breaker = new CircuitBreaker({ callTimeout: 3e9 });
+  let answered;
+  let first;
+  let second;
+  globalThis.setTimeout = (callback, delay) => armed.push({ callback, delay });
+  globalThis.clearTimeout = () => {};
+  try {
+    first = breaker.execute(() => new Promise((resolve) => (answered = resolve)));
+    assert.deepEqual(
+      armed.map((t) => t.delay),
+      [LIMIT],
+    );
+    armed[0].callback(); // one step elapses: not yet timed out
+    assert.deepEqual(
+      armed.map((t) => t.delay),
+      [LIMIT, 3e9 - LIMIT],
+    );
+    second = breaker.execute(() => new Promise(() => {}));
+    armed[2].callback();
+    armed[3].callback(); // the whole 3e9 ms elapse
+  } finally {
+    Object.assign(globalThis, real);
+  }
+  answered(1);
+  assert.equal(await first, 1);
+  await assert.rejects(second, (error) => error instanceof CallTimeoutError && error.timeout === 3e9);
+  const stats = assertBalanced(breaker);
+  assert.equal(stats.successes, 1);
+  assert.equal(stats.failures, 1);
+});

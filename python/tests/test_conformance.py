@@ -26,7 +26,8 @@ SCENARIOS = pathlib.Path(__file__).resolve().parents[2] / "tests" / "conformance
 FILES = sorted(SCENARIOS.glob("*.json"))
 # The durations (milliseconds in scenarios, seconds in Python), by their last
 # name part, from the core's option kinds.
-MS_OPTIONS = {name.split(".")[-1] for name, kind in zip(_native.OPTION_NAMES, _native.OPTION_KINDS, strict=True) if kind == "duration"}
+# The durations (milliseconds in scenarios, seconds in Python): the machine's, and the binding's call_timeout.
+MS_OPTIONS = {name.split(".")[-1] for name, kind in zip(_native.OPTION_NAMES, _native.OPTION_KINDS, strict=True) if kind == "duration"} | {"call_timeout"}
 RAN: List[str] = []
 SCHEMA = jsonschema.Draft202012Validator(json.loads((SCENARIOS.parent / "schema.json").read_text()))
 
@@ -42,6 +43,13 @@ def seconds_options(config: Dict[str, Any]) -> Dict[str, Any]:
         return value
 
     return {k: convert(k, v) for k, v in config.items()}
+
+
+def with_call_timeout(scenario: Dict[str, Any]) -> Dict[str, Any]:
+    """The scenario's config with its call_timeout, a binding option beside the machine's."""
+    if "call_timeout" not in scenario:
+        return dict(scenario["config"])
+    return {**scenario["config"], "call_timeout": scenario["call_timeout"]}
 
 
 def ms(value: Any) -> Any:
@@ -425,7 +433,7 @@ def test_scenario(path: pathlib.Path) -> None:
     if expected_error:
         error_type = {"type": TypeError, "range": ValueError}[expected_error["kind"]]
         with pytest.raises(error_type) as raised:
-            CircuitBreaker(**seconds_options(scenario["config"]))
+            CircuitBreaker(**seconds_options(with_call_timeout(scenario)))
         message = str(raised.value)
         assert message.startswith(expected_error["option"] + " "), message
         if "value" in expected_error:

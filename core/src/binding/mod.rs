@@ -12,7 +12,8 @@ mod options;
 
 pub use crate::config::slot_of;
 pub use options::{
-    option_slots, OptionGroup, OptionKind, OptionSlots, ShapeError, OPTION_GROUPS, OPTION_KINDS,
+    call_timeout, option_slots, OptionGroup, OptionKind, OptionSlots, ShapeError, OPTION_GROUPS,
+    OPTION_KINDS,
 };
 
 use crate::machine::Stats;

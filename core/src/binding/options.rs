@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use crate::config::{
-    convert, slot_of, Backoff, Config, ConfigError, FailureRate, Window, OPTION_NAMES,
+    convert, slot_of, Backoff, Config, ConfigError, FailureRate, Requirement, Window, OPTION_NAMES,
 };
 
 /// What kind of value an option takes: how a binding checks its type and
@@ -248,4 +248,17 @@ pub fn option_slots<const UNIT_NANOS: u64>(config: &Config) -> Vec<f64> {
         put(const { slot_of("seed") }, seed as f64);
     }
     values
+}
+
+/// The binding option `call_timeout`, `value` units of `unit_nanos`
+/// nanoseconds: a duration as the machine's are (finite, not negative,
+/// below 2^64 nanoseconds) and greater than 0, or the requirement it fails.
+/// The machine never sees it (the bindings time calls), but every language
+/// judges it here, so the same values are refused with the same words.
+pub fn call_timeout(value: f64, unit_nanos: f64) -> Result<Duration, Requirement> {
+    match convert::duration(usize::MAX, value, unit_nanos) {
+        Err(e) => Err(e.requirement),
+        Ok(d) if d.is_zero() => Err(Requirement::Positive),
+        Ok(d) => Ok(d),
+    }
 }
