@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyBool;
 use tripgate_core::config::convert;
 
 pub enum TimeSource {
@@ -52,14 +53,20 @@ impl TimeSource {
                 shown()
             ))
         };
+        let not_a_number = || {
+            PyTypeError::new_err(format!(
+                "clock must return a number of seconds, got {}",
+                shown()
+            ))
+        };
+        if value.is_instance_of::<PyBool>() {
+            return Err(not_a_number());
+        }
         let seconds: f64 = value.extract().map_err(|e| {
             if e.is_instance_of::<PyOverflowError>(py) {
                 out_of_range()
             } else {
-                PyTypeError::new_err(format!(
-                    "clock must return a number of seconds, got {}",
-                    shown()
-                ))
+                not_a_number()
             }
         })?;
         convert::reading(seconds, convert::NANOS_PER_SECOND)

@@ -524,6 +524,9 @@ def test_options_accept_dataclasses_and_dicts() -> None:
 def test_a_broken_clock_is_reported() -> None:
     with pytest.raises(TypeError, match="clock must return a number of seconds, got 'noon'"):
         CircuitBreaker(clock=lambda: "noon")  # type: ignore[arg-type,return-value]
+    # A bool is not a reading, as it is not a number option (JS refuses it too).
+    with pytest.raises(TypeError, match="clock must return a number of seconds, got True"):
+        CircuitBreaker(clock=lambda: True)
     readings = iter([1.0, float("nan")])
     breaker = CircuitBreaker(clock=lambda: next(readings))
     with pytest.raises(ValueError, match="clock must return a finite number"):
