@@ -20,8 +20,6 @@
 
 extern crate alloc;
 
-mod record;
-
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::cell::Cell;
@@ -29,7 +27,7 @@ use core::time::Duration;
 use tripgate_core::binding::{call_timeout, option_slots, OptionSlots};
 use tripgate_core::config::convert;
 use tripgate_core::{
-    ConfigError, Decision, Machine, Permit, Reason, Report, RestoreError, State, Stats,
+    ConfigError, Decision, Machine, Permit, Reason, Report, RestoreError, Snapshot, State, Stats,
 };
 
 #[cfg(target_arch = "wasm32")]
@@ -80,7 +78,7 @@ fn millis_of(duration: Duration) -> f64 {
     millis(duration.as_nanos() as u64)
 }
 
-pub(crate) fn state_index(state: State) -> u32 {
+fn state_index(state: State) -> u32 {
     State::ALL.iter().position(|s| *s == state).unwrap_or(0) as u32
 }
 
@@ -153,7 +151,7 @@ fn build(
         .map_err(option)?;
     let restored = match snapshot {
         None => Machine::new(config, nanos(now)).map_err(RestoreError::Config),
-        Some(record) => record::read(record)
+        Some(record) => Snapshot::from_record(record)
             .ok_or(RestoreError::MALFORMED)
             .and_then(|snapshot| Machine::restore(config, &snapshot, nanos(now))),
     };
@@ -449,10 +447,10 @@ pub extern "C" fn poll_transition(at: *mut WasmBreaker) -> u32 {
     }
 }
 
-/// The snapshot as a record (see `record.rs`), as an answer.
+/// The snapshot as a record (the kit's `Snapshot::to_record`), as an answer.
 #[cfg_attr(target_arch = "wasm32", export_name = "snapshot")]
 pub extern "C" fn snapshot(at: *mut WasmBreaker, now: f64) -> u32 {
-    answer(&record::write(&breaker(at).machine.snapshot(nanos(now))))
+    answer(&breaker(at).machine.snapshot(nanos(now)).to_record())
 }
 
 impl WasmBreaker {

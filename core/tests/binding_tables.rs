@@ -9,11 +9,13 @@ mod common;
 
 use tripgate_core::binding::{
     reason_names, rejection_message, state_names, CauseChange, OptionKind, CALL_OUTCOMES,
-    ERROR_CODES, EVENTS, MESSAGES, METRICS, OPTION_GROUPS, OPTION_KINDS, STATS_FIELDS,
-    STATS_TIME_FIELDS,
+    ERROR_CODES, EVENTS, MESSAGES, METRICS, OPTION_GROUPS, OPTION_KINDS, SNAPSHOT_COUNTERS,
+    SNAPSHOT_RECORD_HEAD, STATS_FIELDS, STATS_TIME_FIELDS,
 };
 use tripgate_core::config::OPTION_NAMES;
-use tripgate_core::{Requirement, SnapshotField, SnapshotProblem, State};
+use tripgate_core::{
+    Decision, Machine, Requirement, Snapshot, SnapshotField, SnapshotProblem, State,
+};
 
 fn list(names: &[&str]) -> String {
     let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
@@ -63,6 +65,16 @@ fn generated() -> String {
             "SNAPSHOT_FIELDS",
             "the snapshot fields an invalid_snapshot error can name, in the order the module numbers them",
             list(&SnapshotField::ALL.map(SnapshotField::name)),
+        ),
+        (
+            "SNAPSHOT_RECORD_HEAD",
+            "the snapshot fields a record starts with, in order (rng_state follows as two numbers; bindings-wasm's snapshot export)",
+            list(&SNAPSHOT_RECORD_HEAD),
+        ),
+        (
+            "SNAPSHOT_COUNTERS",
+            "the counters of a snapshot, in the order a record holds them",
+            list(&SNAPSHOT_COUNTERS),
         ),
         (
             "SNAPSHOT_PROBLEMS",
@@ -244,4 +256,54 @@ fn option_kinds_match_what_the_core_accepts() {
         .expect_err(name);
         assert_eq!(error.option(), *name, "{kind:?} {name} = {bad}");
     }
+}
+
+#[test]
+fn a_snapshot_record_holds_its_fields_in_the_order_its_lists_name_them() {
+    let config = common::parse_config(&serde_json::json!({
+        "failure_tolerance": 2,
+        "failure_rate": { "threshold": 0.5, "minimum_calls": 2, "window_calls": 6 }
+    }))
+    .unwrap();
+    let mut machine = Machine::new(config, 0).unwrap();
+    // Different counts in every counter that can move, and an open breaker.
+    let mut now = 0;
+    for failed in [false, true, false, true, true] {
+        now += 1_000_000;
+        if let Decision::Admitted(permit) = machine.try_acquire(now) {
+            if failed {
+                machine.on_failure(permit, now);
+            } else {
+                machine.on_success(permit, now);
+            }
+        }
+    }
+    let _ = machine.try_acquire(now + 1);
+    let snapshot = machine.snapshot(now + 7_000_000);
+    let record = snapshot.to_record();
+    let json: serde_json::Value = serde_json::from_str(&snapshot.to_json()).unwrap();
+    for (i, name) in SNAPSHOT_RECORD_HEAD.iter().enumerate() {
+        let expected = match *name {
+            "state" => State::ALL
+                .iter()
+                .position(|s| s.name() == json["state"])
+                .unwrap() as f64,
+            _ => json[name].as_f64().unwrap_or(f64::NAN),
+        };
+        assert!(
+            record[i] == expected || (record[i].is_nan() && expected.is_nan()),
+            "{name}: the record holds {}, the snapshot {}",
+            record[i],
+            json[name]
+        );
+    }
+    let counters = SNAPSHOT_RECORD_HEAD.len() + 2;
+    for (i, name) in SNAPSHOT_COUNTERS.iter().enumerate() {
+        assert_eq!(
+            record[counters + i],
+            json["counters"][name].as_f64().unwrap(),
+            "{name}"
+        );
+    }
+    assert_eq!(Snapshot::from_record(&record), Some(snapshot));
 }

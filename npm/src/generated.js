@@ -33,6 +33,12 @@ export const REQUIREMENTS = ["must be greater than 0", "must be at most 2^64-1 n
 /** The snapshot fields an invalid_snapshot error can name, in the order the module numbers them. */
 export const SNAPSHOT_FIELDS = ["snapshot", "version", "generation", "counters", "counters.admitted", "counters.successes", "counters.failures", "counters.slow_calls", "counters.rejections", "counters.released", "counters.stale_outcomes", "counters.trial_timeouts", "counters.abandoned", "window", "window.outcomes", "window.buckets"];
 
+/** The snapshot fields a record starts with, in order (rng_state follows as two numbers; bindings-wasm's snapshot export). */
+export const SNAPSHOT_RECORD_HEAD = ["version", "state", "generation", "consecutive_failures", "trial_successes", "open_remaining", "nominal_open_duration", "last_transition_age"];
+
+/** The counters of a snapshot, in the order a record holds them. */
+export const SNAPSHOT_COUNTERS = ["admitted", "successes", "failures", "slow_calls", "rejections", "released", "stale_outcomes", "trial_timeouts", "abandoned"];
+
 /** What can be wrong with a snapshot field, in the order the module numbers them. */
 export const SNAPSHOT_PROBLEMS = ["is not JSON of the snapshot format", "is not a snapshot version this build reads (1 or 2)", "is above 2^53 - 1", "report more outcomes than were admitted", "is more than the permits released", "does not match the config's failure_rate window", "holds more outcomes than the window's capacity", "holds a bucket outside the window", "holds more failures than calls", "holds the same bucket twice"];
 

@@ -1,13 +1,14 @@
-// Snapshots cross into wasm as flat records of numbers
-// (bindings-wasm/src/record.rs has the layout); this converts them to and
-// from the JS object of the snapshot format (docs/semantics.md,
-// "Snapshots"). Shapes and names are checked here, every number by the core.
-// tests/fixtures/snapshots.json holds the Rust codec's own text for the same
-// snapshots, and the tests check this conversion writes it byte for byte.
+// Snapshots cross into wasm as flat records of numbers (the binding kit's
+// layout: core/src/binding/record.rs, whose field lists generated.js
+// holds); this converts them to and from the JS object of the snapshot
+// format (docs/semantics.md, "Snapshots"). Shapes and names are checked
+// here, every number by the core. tests/fixtures/snapshots.json holds the
+// Rust codec's own text for the same snapshots, and the tests check this
+// conversion writes it byte for byte.
 
-const HEAD = ["version", "state", "generation", "consecutive_failures", "trial_successes", "open_remaining", "nominal_open_duration", "last_transition_age"];
-const COUNTERS = ["admitted", "successes", "failures", "slow_calls", "rejections", "released", "stale_outcomes", "trial_timeouts", "abandoned"];
-// Record indexes (bindings-wasm/src/record.rs has the layout).
+import { SNAPSHOT_COUNTERS as COUNTERS, SNAPSHOT_RECORD_HEAD as HEAD } from "./generated.js";
+
+// Record indexes (core/src/binding/record.rs has the layout).
 const RNG = HEAD.length;
 const COUNTERS_AT = RNG + 2;
 const WINDOW_KIND = COUNTERS_AT + COUNTERS.length;

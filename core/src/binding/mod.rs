@@ -9,12 +9,14 @@
 //! lists as `tripgate._native` constants that its drift tests compare with.
 
 mod options;
+mod record;
 
 pub use crate::config::slot_of;
 pub use options::{
     call_timeout, option_slots, OptionGroup, OptionKind, OptionSlots, ShapeError, OPTION_GROUPS,
     OPTION_KINDS,
 };
+pub use record::{SNAPSHOT_COUNTERS, SNAPSHOT_RECORD_HEAD};
 
 use crate::machine::Stats;
 use crate::state::{Reason, State};

@@ -1,26 +1,77 @@
-//! A snapshot as a flat record of numbers: the form it crosses the boundary
-//! in. `npm/src/snapshot.js` converts records to and from the JS object of
-//! the snapshot format (key names, nesting, the `rng_state` string); this
-//! side judges every number, as the core's JSON reader does. (The core's
-//! JSON codec is not used here: a JSON parser would be a third of the
-//! module, and JS already has one.)
+//! A snapshot as a flat record of numbers: the form it crosses a boundary
+//! that carries only numbers (the WebAssembly module's), string-free as
+//! [`Stats::field_values`](crate::Stats::field_values) is. `npm/src/snapshot.js`
+//! converts records to and from the JS object of the snapshot format, naming
+//! the numbers with [`SNAPSHOT_RECORD_HEAD`] and [`SNAPSHOT_COUNTERS`]
+//! (generated into `npm/src/generated.js`); this side judges every number,
+//! as the core's JSON reader does. (The JSON codec is not used there: a JSON
+//! parser would be a third of the module, and JS already has one.)
 //!
 //! Layout, times in nanoseconds:
-//! - `0..10`: version, state index, generation, consecutive_failures,
-//!   trial_successes, open_remaining, nominal_open_duration,
-//!   last_transition_age (NaN for null), rng_state's high and low 32 bits;
-//! - `10..19`: the counters, in the format's order (`abandoned` NaN when
-//!   a version-1 snapshot has none);
+//! - `0..8`: the fields of [`SNAPSHOT_RECORD_HEAD`] (the state as its index
+//!   in [`State::ALL`], `last_transition_age` NaN for null), then
+//!   `rng_state`'s high and low 32 bits;
+//! - `10..19`: [`SNAPSHOT_COUNTERS`] (`abandoned` NaN when a version-1
+//!   snapshot has none);
 //! - `19`: the window's kind (0 none, 1 calls, 2 buckets), then for calls
 //!   the capacity and one 0/1 per outcome (1: failure), for buckets the
 //!   width, the elapsed time and (index, calls, failures) per bucket.
 
 use alloc::vec::Vec;
-use tripgate_core::{BucketSnapshot, Counters, Snapshot, State, WindowSnapshot};
+
+use crate::machine::Counters;
+use crate::snapshot::{BucketSnapshot, Snapshot, WindowSnapshot};
+use crate::state::State;
+
+/// The snapshot fields a record starts with, in order (`rng_state` follows
+/// as two numbers).
+pub const SNAPSHOT_RECORD_HEAD: [&str; 8] = [
+    "version",
+    "state",
+    "generation",
+    "consecutive_failures",
+    "trial_successes",
+    "open_remaining",
+    "nominal_open_duration",
+    "last_transition_age",
+];
+
+/// The counters of a snapshot, in the order a record holds them.
+pub const SNAPSHOT_COUNTERS: [&str; 9] = [
+    "admitted",
+    "successes",
+    "failures",
+    "slow_calls",
+    "rejections",
+    "released",
+    "stale_outcomes",
+    "trial_timeouts",
+    "abandoned",
+];
+
+// Every function here is `#[inline]`: the wasm crate calls them, and
+// without the hint its module came out 150 bytes (gzipped) larger than
+// when this code lived there (measured with npm/scripts/payload.mjs).
+
+impl Snapshot {
+    /// The snapshot a record holds, or `None` if it is not of the layout
+    /// (the caller reports that as not of the snapshot format).
+    #[inline]
+    pub fn from_record(record: &[f64]) -> Option<Snapshot> {
+        read(record)
+    }
+
+    /// The record of this snapshot.
+    #[inline]
+    pub fn to_record(&self) -> Vec<f64> {
+        write(self)
+    }
+}
 
 const WINDOW_KIND: usize = 19;
 
 /// `value` as a whole number in `0..=max`.
+#[inline]
 fn whole(value: f64, max: u64) -> Option<u64> {
     // 2^64 as f64: every float below it that passes is exactly a u64.
     ((0.0..18_446_744_073_709_551_616.0).contains(&value) && value as u64 as f64 == value)
@@ -34,12 +85,14 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    #[inline]
     fn number(&mut self) -> Option<f64> {
         let value = *self.record.get(self.at)?;
         self.at += 1;
         Some(value)
     }
 
+    #[inline]
     fn integer(&mut self) -> Option<u64> {
         whole(self.number()?, u64::MAX)
     }
@@ -47,6 +100,7 @@ impl Reader<'_> {
     /// A generation or a counter: any whole number, saturating at
     /// `u64::MAX`, so that one too large for the core is refused by the core
     /// naming its field (a JS number cannot hold 2^64 - 1 exactly).
+    #[inline]
     fn count(&mut self) -> Option<u64> {
         let value = self.number()?;
         // Every double from 2^53 up is a whole number.
@@ -56,17 +110,20 @@ impl Reader<'_> {
         whole(value, u64::MAX)
     }
 
+    #[inline]
     fn small(&mut self) -> Option<u32> {
         whole(self.number()?, u32::MAX.into()).map(|n| n as u32)
     }
 
+    #[inline]
     fn rest(&self) -> &[f64] {
         self.record.get(self.at..).unwrap_or_default()
     }
 }
 
 /// The snapshot a record holds, or `None` if it is not of the layout.
-pub fn read(record: &[f64]) -> Option<Snapshot> {
+#[inline]
+fn read(record: &[f64]) -> Option<Snapshot> {
     let mut r = Reader { record, at: 0 };
     let version = r.small()?;
     let state = *State::ALL.get(r.small()? as usize)?;
@@ -141,11 +198,12 @@ pub fn read(record: &[f64]) -> Option<Snapshot> {
 }
 
 /// The record of `snapshot`.
-pub fn write(s: &Snapshot) -> Vec<f64> {
+#[inline]
+fn write(s: &Snapshot) -> Vec<f64> {
     let c = &s.counters;
     let mut record = Vec::from([
         f64::from(s.version),
-        f64::from(crate::state_index(s.state)),
+        f64::from(State::ALL.iter().position(|x| *x == s.state).unwrap_or(0) as u32),
         s.generation as f64,
         f64::from(s.consecutive_failures),
         f64::from(s.trial_successes),
