@@ -454,17 +454,9 @@ pub extern "C" fn snapshot(at: *mut WasmBreaker, now: f64) -> u32 {
 }
 
 impl WasmBreaker {
+    /// Held back while successes were quiet; the machine takes them.
     fn deliver_successes(&mut self, count: u32, generation: f64) {
-        // Held while quiet: one input, if still of the current generation.
-        if self.machine.quiet_calls(generation as u64, 0, count.into()) {
-            return;
-        }
-        let latest = self.machine.latest_time();
-        for _ in 0..count {
-            let _ = self
-                .machine
-                .on_success(Permit::from_raw(generation as u64, latest, 0), latest);
-        }
+        self.machine.held_calls(generation as u64, 0, count.into());
     }
 
     fn acquire(&mut self, now: f64) -> f64 {

@@ -4,7 +4,7 @@
 //! from the crate root, which the loom crate provides too.
 
 use super::sync::{AtomicU64, Ordering};
-use crate::{Decision, Machine, Permit};
+use crate::{Machine, Permit};
 
 /// The lock-free path of the closed state. While the machine is closed (or
 /// forced closed) with no failure-rate window and no slow-call limit, an
@@ -124,20 +124,10 @@ impl FastPath {
             return;
         }
         let (acquires, successes) = ((word >> 16) & COUNT_MASK, word & COUNT_MASK);
-        if machine.quiet_calls(machine.generation(), acquires, successes) {
-            return;
-        }
-        // Not reached while the word is armed only in that state (see
-        // `arm`); kept so that the inputs arrive whatever the state.
-        let now = machine.latest_time();
-        let generation = machine.generation();
-        for _ in 0..(word >> 16) & COUNT_MASK {
-            let admitted = matches!(machine.try_acquire(now), Decision::Admitted(_));
-            debug_assert!(admitted, "the fast path was open");
-        }
-        for _ in 0..word & COUNT_MASK {
-            machine.on_success(Permit::from_raw(generation, 0, 0), now);
-        }
+        // In one input: the word is armed only while the machine takes them
+        // so (see `arm`); one by one otherwise, so that they arrive whatever
+        // the state.
+        machine.held_calls(machine.generation(), acquires, successes);
     }
 
     /// Under the lock, before it is released: opens the path if the

@@ -511,6 +511,33 @@ impl Machine {
         true
     }
 
+    /// Hands over what `acquires` calls of [`try_acquire`] and then
+    /// `successes` calls of [`on_success`] with non-trial permits of
+    /// `generation`, issued and reported at the latest time, do: in one
+    /// input where [`quiet_calls`](Machine::quiet_calls) takes them, else
+    /// one by one (an older generation's successes are then stale). The
+    /// thread-safe breaker's lock-free path and the JS binding's held-back
+    /// successes reach the machine through it.
+    ///
+    /// [`try_acquire`]: Machine::try_acquire
+    /// [`on_success`]: Machine::on_success
+    // `#[inline]` so that the wasm crate, which holds no acquires, drops
+    // their loop (measured: 19 bytes gzipped).
+    #[inline]
+    pub fn held_calls(&mut self, generation: u64, acquires: u64, successes: u64) {
+        if self.quiet_calls(generation, acquires, successes) {
+            return;
+        }
+        let now = self.now;
+        for _ in 0..acquires {
+            let admitted = matches!(self.try_acquire(now), Decision::Admitted(_));
+            debug_assert!(admitted, "held calls were admitted");
+        }
+        for _ in 0..successes {
+            let _ = self.on_success(Permit::from_raw(generation, now, 0), now);
+        }
+    }
+
     /// Whether a report uses its permit's issue time (to tell a slow call).
     /// Where it does not, and the permit is not a trial, a binding may hand
     /// out the permit's generation alone and report it with any issue time.

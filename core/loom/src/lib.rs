@@ -7,7 +7,7 @@ mod sync {
     pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
 }
 
-pub(crate) use tripgate_core::{Decision, Machine, Permit};
+pub(crate) use tripgate_core::{Machine, Permit};
 
 #[path = "../../src/fast_path.rs"]
 mod fast_path;
