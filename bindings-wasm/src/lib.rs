@@ -79,11 +79,11 @@ fn millis_of(duration: Duration) -> f64 {
 }
 
 fn state_index(state: State) -> u32 {
-    State::ALL.iter().position(|s| *s == state).unwrap_or(0) as u32
+    state.index() as u32
 }
 
 fn reason_index(reason: Reason) -> u32 {
-    Reason::ALL.iter().position(|r| *r == reason).unwrap_or(0) as u32
+    reason.index() as u32
 }
 
 /// A module-held value. The module runs on one thread (wasm32 without the

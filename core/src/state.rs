@@ -36,6 +36,12 @@ impl State {
         State::ForcedClosed,
     ];
 
+    /// Its position in `ALL` (declaration order): the number bindings
+    /// carry it as.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
     /// The canonical snake_case name.
     pub const fn name(self) -> &'static str {
         match self {
@@ -98,6 +104,12 @@ impl Reason {
         Reason::ForcedClosed,
         Reason::Reset,
     ];
+
+    /// Its position in `ALL` (declaration order): the number bindings
+    /// carry it as.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
 
     /// The canonical snake_case name.
     pub const fn name(self) -> &'static str {

@@ -307,3 +307,26 @@ fn a_snapshot_record_holds_its_fields_in_the_order_its_lists_name_them() {
     }
     assert_eq!(Snapshot::from_record(&record), Some(snapshot));
 }
+
+#[test]
+fn states_and_reasons_cross_as_their_places_in_all() {
+    // The numbers the wasm module and the records carry.
+    for (i, state) in State::ALL.iter().enumerate() {
+        assert_eq!(state.index(), i, "{state:?}");
+    }
+    for (i, reason) in tripgate_core::Reason::ALL.iter().enumerate() {
+        assert_eq!(reason.index(), i, "{reason:?}");
+    }
+}
+
+#[test]
+fn a_snapshots_counters_are_the_stats_counters_in_the_same_order() {
+    let at = STATS_FIELDS
+        .iter()
+        .position(|f| *f == SNAPSHOT_COUNTERS[0])
+        .unwrap();
+    assert_eq!(
+        STATS_FIELDS[at..at + SNAPSHOT_COUNTERS.len()],
+        SNAPSHOT_COUNTERS
+    );
+}

@@ -226,13 +226,9 @@ impl Stats {
     /// nanoseconds (1e6 for milliseconds). Every number is exact: counters
     /// stop at 2^53 - 1.
     pub fn field_values(&self, unit_nanos: f64) -> [f64; STATS_FIELDS.len()] {
-        let state = State::ALL
-            .iter()
-            .position(|s| *s == self.state)
-            .unwrap_or(0);
         let time = |nanos: Option<u64>| nanos.map_or(f64::NAN, |n| n as f64 / unit_nanos);
         [
-            state as f64,
+            self.state.index() as f64,
             self.generation as f64,
             self.admitted as f64,
             self.successes as f64,

@@ -203,7 +203,7 @@ fn write(s: &Snapshot) -> Vec<f64> {
     let c = &s.counters;
     let mut record = Vec::from([
         f64::from(s.version),
-        f64::from(State::ALL.iter().position(|x| *x == s.state).unwrap_or(0) as u32),
+        s.state.index() as f64,
         s.generation as f64,
         f64::from(s.consecutive_failures),
         f64::from(s.trial_successes),
